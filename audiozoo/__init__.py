@@ -1,0 +1,34 @@
+"""audiozoo: a plugin-based model zoo for generative audio.
+
+Importing this package discovers no plugins; that happens on the first call that needs them.
+"""
+
+from __future__ import annotations
+
+from importlib.metadata import PackageNotFoundError, version
+
+from audiozoo.data.source import AudioSource, DataConfig
+from audiozoo.errors import AudiozooError
+from audiozoo.hookspecs import hookimpl
+from audiozoo.metric import Metric, MetricConfig
+from audiozoo.model import GenerativeModel, ModelConfig
+from audiozoo.representation import Representation, RepresentationConfig
+
+try:
+    __version__ = version("audiozoo")
+except PackageNotFoundError:  # running from a source tree that was never installed
+    __version__ = "0.0.0"
+
+__all__ = [
+    "AudioSource",
+    "AudiozooError",
+    "DataConfig",
+    "GenerativeModel",
+    "Metric",
+    "MetricConfig",
+    "ModelConfig",
+    "Representation",
+    "RepresentationConfig",
+    "__version__",
+    "hookimpl",
+]

@@ -1,0 +1,3 @@
+from audiozoo.cli import main
+
+main()

@@ -1,0 +1,146 @@
+"""The ``audiozoo`` command: list, plugins, prepare, roundtrip. Arguments are ``key=value`` pairs."""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+from typing import Any
+
+import click
+
+from audiozoo import api
+from audiozoo.data.audio import write_audio
+from audiozoo.errors import AudiozooError, unknown
+from audiozoo.overrides import apply_preset, parse_overrides, split_namespaces
+from audiozoo.plugins import host
+
+KINDS = {"models": "models", "reprs": "representations", "representations": "representations",
+         "datasets": "datasets", "metrics": "metrics"}
+
+
+class UserError(click.ClickException):
+    """An :class:`AudiozooError` shown as one line, exit code 2 (click's code for usage errors)."""
+
+    exit_code = 2
+
+
+class Group(click.Group):
+    def invoke(self, ctx: click.Context) -> Any:
+        try:
+            return super().invoke(ctx)
+        except AudiozooError as err:
+            raise UserError(str(err)) from None
+
+
+@click.group(cls=Group, context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(package_name="audiozoo", prog_name="audiozoo")
+def cli() -> None:
+    """audiozoo: generative audio models on every audio representation, compared uniformly.
+
+    Arguments are key=value pairs with dotted keys, values as TOML literals
+    (bare words are strings): repr=mel repr.n_mels=128 data=gtzan data.root=PATH
+    data.genres=[classical,jazz]. preset=NAME applies a named bundle from registry.toml.
+    """
+    logging.basicConfig(format="warning: %(message)s", level=logging.WARNING)
+
+
+@cli.command("list")
+@click.argument("kind", required=False)
+@click.argument("pattern", required=False)
+def list_command(kind: str | None, pattern: str | None) -> None:
+    """List plugins: KIND is models, reprs, datasets or metrics; PATTERN filters names (wildcards)."""
+    if kind is not None and kind not in KINDS:
+        raise unknown("kind", kind, KINDS)
+    kinds = [KINDS[kind]] if kind else ["representations", "models", "datasets", "metrics"]
+    for name in kinds:
+        entries = host().registry(name).entries(include=pattern)
+        if not kind:
+            click.echo(f"{name}:")
+        if not entries:
+            click.echo("  (none" + (f" matching {pattern!r}" if pattern else "") + ")")
+        width = max((len(e.name) for e in entries), default=0)
+        for entry in entries:
+            click.echo(f"  {entry.name:<{width}}  {entry.summary}")
+
+
+@cli.command()
+def plugins() -> None:
+    """Show every plugin: distribution, version, hooks, status and load errors."""
+    infos = list(host().plugins.values())
+    width = max(len(i.name) for i in infos)
+    for info in infos:
+        origin = f"{info.distribution} {info.version}" + (" (built-in)" if info.builtin else "")
+        detail = ", ".join(info.hooks) if info.status == "loaded" else info.error or info.status
+        click.echo(f"{info.name:<{width}}  {info.status:<8}  {origin:<28}  {detail}")
+
+
+def resolve(args: tuple[str, ...], allowed: tuple[str, ...]) -> dict[str, dict[str, Any]]:
+    """key=value arguments → settings grouped by namespace, presets expanded."""
+    overrides = apply_preset(parse_overrides(args), host().presets)
+    return split_namespaces(overrides, allowed)
+
+
+@cli.command(context_settings={"ignore_unknown_options": True})
+@click.argument("args", nargs=-1)
+def prepare(args: tuple[str, ...]) -> None:
+    """Preprocess and cache a dataset: [data=NAME] [data.KEY=VALUE ...] [preset=NAME].
+
+    The report's pipeline: mono, resample to data.sample_rate (3150 Hz), cut to
+    data.clip_seconds (29), split into data.segments (2) equal parts, cache as .npy.
+    """
+    data = resolve(args, ("data", "preset")).get("data", {})
+    prepared = api.prepare(data.pop("", None), **data)
+    click.echo(prepared.summary())
+
+
+@cli.command(context_settings={"ignore_unknown_options": True})
+@click.argument("args", nargs=-1)
+def roundtrip(args: tuple[str, ...]) -> None:
+    """Encode and decode one FILE through a representation: repr=NAME FILE [out=PATH].
+
+    Writes the decoded audio (out, default FILE-STEM.REPR.wav), the input at the
+    model's sample rate beside it, a PNG of both spectrograms, and prints the
+    round-trip figures: the ceiling a representation sets before any training.
+    """
+    files = [a for a in args if not _is_override(a)]
+    if len(files) != 1:
+        raise AudiozooError(f"roundtrip takes exactly one audio file, got {len(files)}: repr=NAME FILE [out=PATH]")
+    path = Path(files[0])
+    groups = resolve(tuple(a for a in args if _is_override(a)), ("repr", "data", "out", "preset"))
+    data_settings = groups.get("data", {})
+    data = api.get_dataset(data_settings.pop("", None), **data_settings).config
+    repr_settings = groups.get("repr", {})
+    repr_name = repr_settings.pop("", None) or host().defaults["repr"]
+    if repr_settings.get("sample_rate", data.sample_rate) != data.sample_rate:
+        raise AudiozooError("set the sample rate with data.sample_rate, not repr.sample_rate")
+    representation = api.get_representation(repr_name, **{**repr_settings, "sample_rate": data.sample_rate})
+    result = api.roundtrip(path, representation, data.clip_seconds)
+
+    out = Path(str(groups.get("out", {}).get("", f"{path.stem}.{repr_name}.wav")))
+    reference = out.with_name(f"{path.stem}.{data.sample_rate}hz{out.suffix}")
+    picture = out.with_suffix(".png")
+    write_audio(out, result.decoded.numpy(), data.sample_rate)
+    write_audio(reference, result.original.numpy(), data.sample_rate)
+    from audiozoo.plots import save_spectrograms
+
+    save_spectrograms(picture, {f"input at {data.sample_rate} Hz": result.original.numpy(),
+                                f"{repr_name} round trip": result.decoded.numpy()}, data.sample_rate)
+
+    kind = "exact" if representation.is_exact else "approximate"
+    click.echo(f"{repr_name} ({kind} inverse) on {path}: {len(result.original) / data.sample_rate:.1f} s at {data.sample_rate} Hz")
+    click.echo(f"  tensor shape  [{result.shape[0]}, {result.shape[1]}]  (channels × frames)")
+    for name, value in result.figures.items():
+        metric = host().registry("metrics").get(name)
+        better = "higher" if metric.higher_is_better else "lower"
+        click.echo(f"  {name:<22} {value:10.4f} {metric.unit:<3} ({better} is better)")
+    click.echo(f"  encode+decode  {result.seconds:.3f} s")
+    click.echo(f"wrote {out} (decoded), {reference} (input), {picture} (spectrograms)")
+
+
+def _is_override(arg: str) -> bool:
+    key = arg.partition("=")[0]
+    return "=" in arg and all(part.isidentifier() for part in key.split("."))
+
+
+def main() -> None:
+    cli(prog_name="audiozoo")

@@ -1,0 +1,1 @@
+"""Where audio comes from (dataset plugins) and the report's preprocessing, cached as ``.npy``."""

@@ -1,0 +1,28 @@
+"""Where prepared arrays live, what they are keyed by, and writing them so nothing is left half-done."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+from pathlib import Path
+from typing import Any
+
+CACHE_VERSION = 1
+"""Bump when the preprocessing changes what it writes, so old caches are not reused."""
+
+
+def cache_root(setting: str = "") -> Path:
+    """``data.cache_dir`` if set, else ``$AUDIOZOO_CACHE``, else ``$XDG_CACHE_HOME/audiozoo`` (~/.cache)."""
+    if setting:
+        return Path(setting).expanduser()
+    if os.environ.get("AUDIOZOO_CACHE"):
+        return Path(os.environ["AUDIOZOO_CACHE"]).expanduser()
+    return Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "audiozoo"
+
+
+def cache_key(files: list[Path], settings: dict[str, Any]) -> str:
+    """A hash of the file list (path, size, modification time) and the settings that shape the arrays."""
+    listing = [(str(p.resolve()), st.st_size, st.st_mtime_ns) for p in files for st in [p.stat()]]
+    blob = json.dumps({"version": CACHE_VERSION, "files": listing, "settings": settings}, sort_keys=True)
+    return hashlib.sha256(blob.encode()).hexdigest()[:16]

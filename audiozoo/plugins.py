@@ -1,0 +1,162 @@
+"""Plugin discovery: every plugin, built-in or third-party, is an entry point in the group ``audiozoo``.
+
+Discovery happens on first use (:func:`host`), never at import. A plugin that fails to
+import or to register is recorded with its error and left out; the others keep working.
+"""
+
+from __future__ import annotations
+
+import importlib.metadata
+import os
+import tomllib
+import traceback
+from dataclasses import dataclass, field
+from functools import cached_property
+from pathlib import Path
+from typing import Any
+
+import pluggy
+
+from audiozoo import hookspecs
+from audiozoo.data.source import AudioSource
+from audiozoo.errors import AudiozooError
+from audiozoo.metric import Metric
+from audiozoo.model import GenerativeModel
+from audiozoo.registry import Registry
+from audiozoo.representation import Representation
+
+GROUP = "audiozoo"
+BUILTIN_DIST = "audiozoo"
+BASES: dict[str, type] = {
+    "representations": Representation,
+    "models": GenerativeModel,
+    "datasets": AudioSource,
+    "metrics": Metric,
+}
+SINGULAR = {"representations": "representation", "models": "model", "datasets": "dataset", "metrics": "metric"}
+
+
+@dataclass
+class PluginInfo:
+    """What `audiozoo plugins` shows for one plugin."""
+
+    name: str
+    distribution: str
+    version: str
+    builtin: bool
+    hooks: list[str] = field(default_factory=list)
+    status: str = "loaded"  # loaded | disabled | error
+    error: str = ""
+
+    @property
+    def provider(self) -> str:
+        return f"plugin {self.name!r} ({self.distribution} {self.version})"
+
+
+def registry_file() -> Path:
+    """registry.toml: ``$AUDIOZOO_REGISTRY`` if set, else the one beside the ``audiozoo`` package."""
+    return Path(os.environ.get("AUDIOZOO_REGISTRY") or Path(__file__).resolve().parent.parent / "registry.toml")
+
+
+class PluginHost:
+    """The plugin manager, the registries it fills, and what registry.toml says."""
+
+    def __init__(self, registry_path: Path | None = None) -> None:
+        path = registry_path or registry_file()
+        try:
+            self.settings: dict[str, Any] = tomllib.loads(path.read_text())
+        except (OSError, tomllib.TOMLDecodeError) as err:
+            raise AudiozooError(f"cannot read the plugin registry {path}: {err}") from None
+        self.pm = pluggy.PluginManager(GROUP)
+        self.pm.add_hookspecs(hookspecs)
+        self.registries: dict[str, Registry[Any]] = {kind: Registry(SINGULAR[kind]) for kind in hookspecs.KINDS}
+        self.plugins: dict[str, PluginInfo] = {}
+        self._load_entry_points()
+        self._register_all()
+
+    @cached_property
+    def presets(self) -> dict[str, dict[str, Any]]:
+        return self.settings.get("presets", {})
+
+    @cached_property
+    def defaults(self) -> dict[str, Any]:
+        return self.settings.get("defaults", {})
+
+    def registry(self, kind: str) -> Registry[Any]:
+        return self.registries[kind]
+
+    def _load_entry_points(self) -> None:
+        enabled = set(self.settings.get("plugins", {}).get("enabled", []))
+        blocked = {n.strip() for n in os.environ.get("AUDIOZOO_DISABLE_PLUGINS", "").split(",") if n.strip()}
+        points = importlib.metadata.entry_points(group=GROUP)
+        # Built-ins first, so a third-party duplicate is the one reported.
+        ordered = sorted(points, key=lambda ep: (_dist_name(ep) != BUILTIN_DIST, ep.name))
+        for ep in ordered:
+            dist = _dist_name(ep)
+            info = PluginInfo(ep.name, dist, _dist_version(ep), builtin=dist == BUILTIN_DIST)
+            if ep.name in self.plugins:
+                info.status, info.error = "error", f"name already used by {self.plugins[ep.name].provider}"
+                self.plugins[f"{ep.name} ({dist})"] = info
+                continue
+            self.plugins[ep.name] = info
+            if (info.builtin and ep.name not in enabled) or ep.name in blocked:
+                info.status = "disabled"
+                continue
+            try:
+                module = ep.load()
+                self.pm.register(module, name=ep.name)
+                self.pm.check_pending()
+            except Exception as err:  # a broken plugin must not take the others down
+                if self.pm.has_plugin(ep.name):
+                    self.pm.unregister(name=ep.name)
+                info.status, info.error = "error", _one_line(err)
+                continue
+            info.hooks = sorted(caller.name for caller in self.pm.get_hookcallers(module) or [])
+
+    def _register_all(self) -> None:
+        for kind, hook_name in hookspecs.KINDS.items():
+            for impl in getattr(self.pm.hook, hook_name).get_hookimpls():
+                self._call_register_hook(kind, impl)
+
+    def _call_register_hook(self, kind: str, impl: pluggy.HookImpl) -> None:
+        """Run one plugin's hook, staging its registrations so a failing hook registers nothing."""
+        info = self.plugins[impl.plugin_name]
+        staged: list[tuple[str, Any]] = []
+        base = BASES[kind]
+
+        def register(obj: Any, name: str | None = None) -> None:
+            if not (isinstance(obj, type) and issubclass(obj, base)):
+                raise AudiozooError(f"{hookspecs.KINDS[kind]} got {obj!r}, which is not a {base.__name__} subclass")
+            staged.append((name or obj.name, obj))
+
+        try:
+            impl.function(register=register)
+            for name, obj in staged:
+                self.registries[kind].register(name, obj, info.provider)
+        except Exception as err:
+            info.status, info.error = "error", _one_line(err)
+
+
+def _dist_name(ep: importlib.metadata.EntryPoint) -> str:
+    return ep.dist.name if ep.dist is not None else "unknown"
+
+
+def _dist_version(ep: importlib.metadata.EntryPoint) -> str:
+    return ep.dist.version if ep.dist is not None else "?"
+
+
+def _one_line(err: BaseException) -> str:
+    if isinstance(err, AudiozooError):
+        return str(err)
+    return traceback.format_exception_only(type(err), err)[-1].strip()
+
+
+_host: PluginHost | None = None
+
+
+def host() -> PluginHost:
+    """The process-wide plugin host, created (and plugins discovered) on first call."""
+    global _host
+    if _host is None:
+        _host = PluginHost()
+    return _host
