@@ -14,6 +14,20 @@ from audiozoo.metric import Metric, MetricConfig
 from audiozoo.model import GenerativeModel, ModelConfig
 from audiozoo.representation import Representation, RepresentationConfig
 
+from audiozoo.api import (  # noqa: E402  (plugin modules import the interfaces above first)
+    create,
+    get_dataset,
+    get_metric,
+    get_model,
+    get_representation,
+    list_datasets,
+    list_metrics,
+    list_models,
+    list_representations,
+    prepare,
+    roundtrip,
+)
+
 try:
     __version__ = version("audiozoo")
 except PackageNotFoundError:  # running from a source tree that was never installed
@@ -30,5 +44,16 @@ __all__ = [
     "Representation",
     "RepresentationConfig",
     "__version__",
+    "create",
+    "get_dataset",
+    "get_metric",
+    "get_model",
+    "get_representation",
     "hookimpl",
+    "list_datasets",
+    "list_metrics",
+    "list_models",
+    "list_representations",
+    "prepare",
+    "roundtrip",
 ]

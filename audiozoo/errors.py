@@ -17,8 +17,9 @@ def closest_first(word: str, choices: Iterable[str]) -> list[str]:
     return close + [c for c in choices if c not in close]
 
 
-def unknown(what: str, word: str, choices: Iterable[str]) -> AudiozooError:
-    """The error for a name or key that does not exist, listing the valid ones, closest first."""
-    ranked = closest_first(word, choices)
+def unknown(what: str, word: str, choices: Iterable[str], near: str | None = None) -> AudiozooError:
+    """The error for a name or key that does not exist, listing the valid ones closest first
+    (closest to ``near`` when given: the part of ``word`` that was wrong)."""
+    ranked = closest_first(word if near is None else near, choices)
     listed = ", ".join(ranked) if ranked else "(none available)"
     return AudiozooError(f"unknown {what} {word!r}; choose from: {listed}")

@@ -58,6 +58,6 @@ def split_namespaces(overrides: Mapping[str, Any], allowed: Sequence[str]) -> di
     for key, value in overrides.items():
         head, _, rest = key.partition(".")
         if head not in allowed:
-            raise unknown("key", key, allowed)
+            raise unknown("key", key, allowed, near=head)
         groups.setdefault(head, {})[rest] = value
     return groups

@@ -27,3 +27,41 @@ def music() -> torch.Tensor:
     picks = [paths[i] for i in np.linspace(0, len(paths) - 1, 4).astype(int)]
     clips = [load_clip(p, SAMPLE_RATE, HALF_CLIP / SAMPLE_RATE) for p in picks]
     return torch.from_numpy(np.stack(clips))
+
+
+@pytest.fixture(autouse=True)
+def private_cache(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """Every test prepares into its own cache, never the user's."""
+    cache = tmp_path / "cache"
+    monkeypatch.setenv("AUDIOZOO_CACHE", str(cache))
+    return cache
+
+
+def write_music(path: Path, seconds: float, sample_rate: int = 22050, channels: int = 1, seed: int = 0) -> Path:
+    """A short synthetic piece (decaying harmonic notes) as an audio file; format from the suffix."""
+    import soundfile as sf
+
+    rng = np.random.default_rng(seed)
+    t = np.arange(int(seconds * sample_rate)) / sample_rate
+    wave = np.zeros_like(t)
+    for start in np.arange(0, seconds, 0.25):
+        f0 = 110 * 2 ** (rng.integers(0, 24) / 12)
+        env = np.where(t >= start, np.exp(-(t - start) * 4), 0)
+        wave += env * sum(np.sin(2 * np.pi * k * f0 * t) / k for k in (1, 2, 3))
+    wave = 0.5 * wave / np.abs(wave).max()
+    data = np.stack([wave * (0.5 + 0.5 * c) for c in range(channels)], axis=1) if channels > 1 else wave
+    path.parent.mkdir(parents=True, exist_ok=True)
+    sf.write(path, data, sample_rate)
+    return path
+
+
+def make_distribution(site: Path, name: str, entry_points: dict[str, str], modules: dict[str, str]) -> Path:
+    """An installed-looking distribution in ``site`` (dist-info + modules), found through sys.path."""
+    for module, source in modules.items():
+        (site / f"{module}.py").write_text(source)
+    info = site / f"{name.replace('-', '_')}-1.0.dist-info"
+    info.mkdir(parents=True)
+    (info / "METADATA").write_text(f"Metadata-Version: 2.1\nName: {name}\nVersion: 1.0\n")
+    lines = "".join(f"{k} = {v}\n" for k, v in entry_points.items())
+    (info / "entry_points.txt").write_text(f"[audiozoo]\n{lines}")
+    return site

@@ -1,0 +1,86 @@
+"""The command line as a user meets it: output, files written, and one-line errors with exit code 2."""
+
+from __future__ import annotations
+
+import pytest
+import soundfile as sf
+from click.testing import CliRunner
+
+from audiozoo.cli import cli
+from conftest import write_music
+
+
+def run(*args: str):
+    return CliRunner().invoke(cli, list(args))
+
+
+def assert_user_error(result, *fragments: str) -> None:
+    assert result.exit_code == 2, result.output
+    lines = result.output.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("Error: "), result.output
+    for fragment in fragments:
+        assert fragment in lines[0]
+
+
+def test_version_and_help():
+    assert run("--version").output.startswith("audiozoo, version ")
+    help_text = run("--help").output
+    for command in ("list", "plugins", "prepare", "roundtrip"):
+        assert command in help_text
+
+
+def test_list_shows_names_with_descriptions():
+    out = run("list", "datasets").output
+    assert "classical" in out and "GTZAN genre collection" in out
+    assert run("list", "reprs", "wave*").output.split() [0] == "waveform"
+    everything = run("list").output
+    for heading in ("representations:", "models:", "datasets:", "metrics:"):
+        assert heading in everything
+
+
+def test_plugins_lists_each_with_distribution_and_hooks():
+    out = run("plugins").output
+    row = next(line for line in out.splitlines() if line.startswith("gtzan"))
+    assert "loaded" in row and "audiozoo" in row and "register_datasets" in row
+
+
+def test_prepare_prints_a_summary(tmp_path):
+    write_music(tmp_path / "music" / "a.wav", 2.5)
+    (tmp_path / "music" / "b.wav").write_bytes(b"")
+    result = run("prepare", "data=folder", f"data.root={tmp_path / 'music'}", "data.clip_seconds=2")
+    assert result.exit_code == 0, result.output
+    assert "files read:   1" in result.output and "skipped:      1" in result.output
+    assert "b.wav:" in result.output and "segments:     2 × 3150 samples" in result.output
+    again = run("prepare", "data=folder", f"data.root={tmp_path / 'music'}", "data.clip_seconds=2")
+    assert "(from cache, nothing decoded)" in again.output
+
+
+def test_roundtrip_writes_audio_and_picture(tmp_path):
+    song = write_music(tmp_path / "song.wav", 3.0)
+    out = tmp_path / "out" / "back.wav"
+    result = run("roundtrip", "repr=waveform", str(song), f"out={out}")
+    assert result.exit_code == 0, result.output
+    assert "waveform (exact inverse)" in result.output and "tensor shape  [1, 9450]" in result.output
+    decoded, rate = sf.read(out)
+    assert rate == 3150 and len(decoded) == 9450
+    assert (tmp_path / "out" / "song.3150hz.wav").is_file() and out.with_suffix(".png").is_file()
+
+
+@pytest.mark.parametrize(
+    "args, fragments",
+    [
+        (("list", "modles"), ("unknown kind 'modles'", "choose from: models")),
+        (("roundtrip", "repr=mell", "x.wav"), ("unknown representation 'mell'", "choose from: mel")),
+        (("roundtrip", "repr=waveform", "repr.n_mels=3", "x.wav"), ("unknown key 'repr.n_mels'", "repr.standardize")),
+        (("roundtrip", "repr=waveform", "repr.standardize=maybe", "x.wav"), ("bad value 'maybe' for repr.standardize",)),
+        (("roundtrip", "repr=waveform", "missing.wav"), ("cannot read missing.wav",)),
+        (("roundtrip", "repr=waveform"), ("exactly one audio file",)),
+        (("roundtrip", "preset=gan", "x.wav"), ("unknown preset 'gan'", "gan_spectrogram")),
+        (("prepare", "data=gtzn"), ("unknown dataset 'gtzn'", "choose from: gtzan")),
+        (("prepare", "data=folder", "data.root=/nonexistent"), ("data folder not found: /nonexistent",)),
+        (("prepare", "data.segments=0"), ("bad settings for data", "segments must be at least 1")),
+        (("prepare", "model=gan"), ("unknown key 'model'", "choose from: ")),
+    ],
+)
+def test_user_errors_are_one_line_with_exit_code_2(args, fragments):
+    assert_user_error(run(*args), *fragments)

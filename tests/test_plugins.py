@@ -1,0 +1,120 @@
+"""Discovery through entry points: built-ins, third-party packages, broken ones, the example package."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import tomllib
+from pathlib import Path
+
+import pytest
+import torch
+
+from audiozoo.plugins import PluginHost, registry_file
+from conftest import make_distribution
+
+ROOT = Path(__file__).resolve().parent.parent
+EXAMPLE = ROOT / "examples" / "audiozoo-mulaw"
+BUILTINS = tomllib.loads(registry_file().read_text())["plugins"]["enabled"]
+
+GOOD = """
+from audiozoo import hookimpl
+from audiozoo_plugins.waveform import Waveform
+
+class Louder(Waveform):
+    '''A waveform twin.'''
+    name = "louder"
+
+@hookimpl
+def register_representations(register):
+    register(Louder)
+"""
+
+
+def test_builtins_load_as_entry_points():
+    host = PluginHost()
+    for name in BUILTINS:
+        info = host.plugins[name]
+        assert (info.status, info.builtin, info.distribution) == ("loaded", True, "audiozoo"), info
+        assert info.hooks and all(h.startswith("register_") for h in info.hooks)
+    assert "waveform" in host.registry("representations").names()
+    assert {"classical", "gtzan", "folder"} <= set(host.registry("datasets").names())
+
+
+def test_registry_toml_decides_which_builtins_load(tmp_path):
+    path = tmp_path / "registry.toml"
+    path.write_text('[plugins]\nenabled = ["waveform"]\n[defaults]\ndata = "classical"\n')
+    host = PluginHost(path)
+    assert host.plugins["waveform"].status == "loaded"
+    assert host.plugins["gtzan"].status == "disabled"
+    assert host.registry("datasets").names() == []
+
+
+def test_environment_can_block_any_plugin(monkeypatch):
+    monkeypatch.setenv("AUDIOZOO_DISABLE_PLUGINS", "gtzan, folder")
+    host = PluginHost()
+    assert host.registry("datasets").names() == ["classical"]
+    assert host.plugins["folder"].status == "disabled"
+
+
+def test_broken_plugins_are_reported_and_the_rest_keep_working(tmp_path, monkeypatch):
+    site = make_distribution(
+        tmp_path,
+        "audiozoo-broken",
+        {"good": "zoo_good", "missing": "zoo_missing", "crash": "zoo_crash", "dupe": "zoo_dupe", "typo": "zoo_typo",
+         "notarepr": "zoo_notarepr"},
+        {
+            "zoo_good": GOOD,
+            "zoo_crash": "from audiozoo import hookimpl\n@hookimpl\ndef register_representations(register):\n    raise RuntimeError('boom')\n",
+            "zoo_dupe": "from audiozoo import hookimpl\nfrom audiozoo_plugins.waveform import Waveform\n"
+            "@hookimpl\ndef register_representations(register):\n    register(Waveform)\n",
+            "zoo_typo": "from audiozoo import hookimpl\n@hookimpl\ndef register_representation(register):\n    pass\n",
+            "zoo_notarepr": "from audiozoo import hookimpl\n@hookimpl\ndef register_representations(register):\n    register(int, name='integer')\n",
+        },
+    )
+    monkeypatch.syspath_prepend(str(site))
+    host = PluginHost()
+    plugins = host.plugins
+    assert plugins["good"].status == "loaded" and plugins["good"].distribution == "audiozoo-broken"
+    assert "louder" in host.registry("representations").names()
+    assert plugins["missing"].error == "ModuleNotFoundError: No module named 'zoo_missing'"
+    assert plugins["crash"].error == "RuntimeError: boom"
+    assert "'waveform' is registered twice: by plugin 'waveform' (audiozoo" in plugins["dupe"].error
+    assert "and by plugin 'dupe' (audiozoo-broken 1.0)" in plugins["dupe"].error
+    assert "register_representation" in plugins["typo"].error and plugins["typo"].status == "error"
+    assert "not a Representation subclass" in plugins["notarepr"].error
+    # Every built-in still works, and the first registration of a duplicate name wins.
+    assert all(plugins[name].status == "loaded" for name in BUILTINS)
+    assert host.registry("representations").entry("waveform").provider.startswith("plugin 'waveform' (audiozoo ")
+
+
+def example_site(tmp_path: Path) -> Path:
+    """The example package as pip would install it: its own pyproject's entry points, its module."""
+    entry_points = tomllib.loads((EXAMPLE / "pyproject.toml").read_text())["project"]["entry-points"]["audiozoo"]
+    return make_distribution(tmp_path, "audiozoo-mulaw", entry_points, {
+        "audiozoo_mulaw": (EXAMPLE / "audiozoo_mulaw.py").read_text()})
+
+
+def test_example_package_is_found_through_its_entry_point(tmp_path, music):
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(example_site(tmp_path)), os.environ.get("PYTHONPATH", "")])}
+    listed = subprocess.run([sys.executable, "-m", "audiozoo", "list", "reprs"], env=env, capture_output=True, text=True)
+    assert listed.returncode == 0, listed.stderr
+    assert "mulaw" in listed.stdout and "example third-party plugin" in listed.stdout
+    shown = subprocess.run([sys.executable, "-m", "audiozoo", "plugins"], env=env, capture_output=True, text=True)
+    line = next(row for row in shown.stdout.splitlines() if row.startswith("mulaw"))
+    assert "audiozoo-mulaw 1.0" in line and "register_representations" in line and "loaded" in line
+
+
+def test_example_representation_round_trips(tmp_path, monkeypatch, music):
+    monkeypatch.syspath_prepend(str(example_site(tmp_path)))
+    cls = PluginHost().registry("representations").get("mulaw")
+    rep = cls(cls.Config(mu=64.0)).fit([music])
+    decoded = rep.decode(rep.encode(music), length=music.shape[1])
+    assert torch.allclose(decoded, music, atol=1e-5)
+
+
+def test_importing_audiozoo_discovers_nothing():
+    code = "import audiozoo, audiozoo.api, audiozoo.cli, audiozoo.plugins as p; print(p._host is None)"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert out.stdout.strip() == "True", out.stderr
