@@ -51,6 +51,11 @@ class Representation(torch.nn.Module, ABC):
         return self.config.sample_rate
 
     @property
+    def is_exact(self) -> bool:
+        """Whether this instance inverts exactly; ``exact`` unless its settings decide (stft's ``form``)."""
+        return self.exact
+
+    @property
     @abstractmethod
     def channels(self) -> int:
         """C in ``[B, C, F]``."""

@@ -1,0 +1,220 @@
+"""Batched torch DSP shared by representations and metrics, on librosa's conventions.
+
+STFTs are centred with zero padding and a periodic Hann window (librosa ≥ 0.10 defaults);
+dB conversion is ``librosa.power_to_db`` with ``ref=1`` and ``top_db`` applied per clip;
+Griffin-Lim is ``librosa.griffinlim``'s fast (momentum) algorithm. Every function takes
+``[B, ...]`` tensors and works on whatever device they are on; constants (windows,
+filterbanks, their inverses) are built once by the caller, never per call.
+"""
+
+from __future__ import annotations
+
+import math
+import warnings
+from functools import lru_cache
+
+import librosa
+import numpy as np
+import scipy.fft
+import torch
+
+AMIN = 1e-10
+"""``librosa.power_to_db``'s floor on power before the log."""
+
+PHASE_SEED = 0
+"""Seed of Griffin-Lim's random initial phases: the same input always gives the same output."""
+
+
+def hann_window(n_fft: int) -> torch.Tensor:
+    """Periodic Hann window, as ``scipy.signal.get_window("hann", n_fft)`` (what librosa uses)."""
+    return torch.hann_window(n_fft, periodic=True, dtype=torch.float32)
+
+
+def check_stft_settings(n_fft: int, hop_length: int) -> None:
+    """ValueError unless ``n_fft`` and ``hop_length`` make an invertible STFT (overlapping frames)."""
+    if n_fft < 2:
+        raise ValueError(f"n_fft must be at least 2, got {n_fft}")
+    if not 0 < hop_length < n_fft:
+        raise ValueError(
+            f"hop_length must be between 1 and n_fft - 1 = {n_fft - 1} "
+            f"(frames must overlap for the inverse STFT), got {hop_length}"
+        )
+
+
+def frames(num_samples: int, hop_length: int) -> int:
+    """Frames of a centred STFT of ``num_samples`` samples."""
+    return 1 + num_samples // hop_length
+
+
+def stft(wave: torch.Tensor, n_fft: int, hop_length: int, window: torch.Tensor) -> torch.Tensor:
+    """``[B, T]`` → complex ``[B, n_fft // 2 + 1, 1 + T // hop_length]``, as ``librosa.stft``."""
+    return torch.stft(
+        wave, n_fft, hop_length, window=window, center=True, pad_mode="constant", return_complex=True
+    )
+
+
+def istft(spec: torch.Tensor, n_fft: int, hop_length: int, window: torch.Tensor, length: int) -> torch.Tensor:
+    """Complex ``[B, n_fft // 2 + 1, F]`` → ``[B, length]``, as ``librosa.istft`` (zero-padded past the frames)."""
+    covered = hop_length * (spec.shape[-1] - 1) + n_fft // 2
+    wave = torch.istft(spec, n_fft, hop_length, window=window, center=True, length=min(length, covered))
+    return torch.nn.functional.pad(wave, (0, length - wave.shape[-1])) if length > covered else wave
+
+
+def power(spec: torch.Tensor) -> torch.Tensor:
+    """``|spec|²`` of a complex tensor (as real and imaginary squares: faster than ``abs`` on CPU)."""
+    parts = torch.view_as_real(spec)
+    re, im = parts[..., 0], parts[..., 1]
+    return torch.addcmul(re * re, im, im)
+
+
+def magnitude(spec: torch.Tensor) -> torch.Tensor:
+    """``|spec|`` of a complex tensor."""
+    return power(spec).sqrt_()
+
+
+def power_to_db(power: torch.Tensor, top_db: float | None = 80.0) -> torch.Tensor:
+    """``librosa.power_to_db(power, ref=1.0, amin=1e-10, top_db=top_db)`` for each clip of ``[B, C, F]``."""
+    db = power.clamp_min(AMIN).log10_().mul_(10.0)
+    if top_db is None:
+        return db
+    return torch.maximum(db, db.amax(dim=(-2, -1), keepdim=True) - top_db)
+
+
+def db_to_power(db: torch.Tensor) -> torch.Tensor:
+    """Inverse of :func:`power_to_db` (``librosa.db_to_power`` with ``ref=1``)."""
+    return torch.exp(db * (math.log(10.0) / 10.0))
+
+
+def random_phasor(shape: tuple[int, ...], device: torch.device, seed: int = PHASE_SEED) -> torch.Tensor:
+    """Unit complex numbers with seeded uniform random phases, of ``shape`` (no batch dimension).
+
+    One pattern broadcast over the batch, so a clip gets the same phases alone or in any batch.
+    """
+    generator = torch.Generator(device=device).manual_seed(seed)
+    phase = torch.rand(shape, generator=generator, device=device) * (2.0 * math.pi)
+    return torch.polar(torch.ones_like(phase), phase)
+
+
+def griffinlim(
+    magnitude: torch.Tensor,
+    n_fft: int,
+    hop_length: int,
+    window: torch.Tensor,
+    length: int,
+    n_iter: int = 32,
+    momentum: float = 0.99,
+) -> torch.Tensor:
+    """Magnitudes ``[B, n_fft // 2 + 1, F]`` → ``[B, length]`` by fast Griffin-Lim (``librosa.griffinlim``).
+
+    Same algorithm as librosa (random initial phases, ``momentum``, ``n_iter`` iterations),
+    batched, with the phases of :func:`random_phasor`, so the result is deterministic. The
+    loop runs frames-major (``[B, F, bins]``, each frame's FFT contiguous) with the inverse
+    window envelope computed once, rather than through ``torch.stft``/``istft`` each time.
+    """
+    num_frames = magnitude.shape[-1]
+    # Inside the loop the signal must give back num_frames frames; `length` is applied at the end.
+    inner = length if frames(length, hop_length) == num_frames else hop_length * (num_frames - 1)
+    frame = _FrameTransform(n_fft, hop_length, window, num_frames, inner)
+    target = magnitude.transpose(-2, -1).contiguous()
+    angles = target * random_phasor(magnitude.shape[-2:], magnitude.device).T
+    eps = torch.finfo(target.dtype).tiny
+    accel = momentum / (1.0 + momentum)
+    previous = None
+    for _ in range(n_iter):
+        rebuilt = frame.analysis(frame.synthesis(angles))
+        angles = rebuilt if previous is None else torch.add(rebuilt, previous, alpha=-accel)
+        # angles *= target / (|angles| + eps), on the real and imaginary parts (complex × real is slow on CPU)
+        parts = torch.view_as_real(angles)
+        re, im = parts[..., 0], parts[..., 1]
+        scale = torch.addcmul(re * re, im, im).sqrt_().add_(eps)
+        torch.div(target, scale, out=scale)
+        re.mul_(scale)
+        im.mul_(scale)
+        previous = rebuilt
+    return istft(angles.transpose(-2, -1), n_fft, hop_length, window, length)
+
+
+class _FrameTransform:
+    """Centred STFT and its inverse in frames-major layout ``[B, F, bins]``, for one signal length.
+
+    Equal to :func:`stft` / :func:`istft` transposed; the inverse window envelope is built once.
+    """
+
+    def __init__(self, n_fft: int, hop_length: int, window: torch.Tensor, num_frames: int, length: int) -> None:
+        self.n_fft, self.hop_length, self.window, self.length = n_fft, hop_length, window, length
+        self.pad = n_fft // 2
+        envelope = self._overlap_add(window.square().expand(1, num_frames, n_fft))[0, self.pad : self.pad + length]
+        self.inverse_envelope = torch.where(envelope > 1e-11, envelope.reciprocal(), 0.0)
+
+    def analysis(self, wave: torch.Tensor) -> torch.Tensor:
+        padded = torch.nn.functional.pad(wave, (self.pad, self.pad))
+        return torch.fft.rfft(padded.unfold(-1, self.n_fft, self.hop_length) * self.window)
+
+    def synthesis(self, spec: torch.Tensor) -> torch.Tensor:
+        frames = torch.fft.irfft(spec, n=self.n_fft).mul_(self.window)
+        return self._overlap_add(frames)[:, self.pad : self.pad + self.length].mul_(self.inverse_envelope)
+
+    def _overlap_add(self, frames: torch.Tensor) -> torch.Tensor:
+        """``[B, F, n_fft]`` → ``[B, (F - 1) * hop + n_fft]``."""
+        batch, num_frames, n_fft = frames.shape
+        hop = self.hop_length
+        if n_fft % hop:
+            size = (1, (num_frames - 1) * hop + n_fft)
+            added = torch.nn.functional.fold(frames.transpose(1, 2), size, kernel_size=(1, n_fft), stride=(1, hop))
+            return added.view(batch, -1)
+        # hop divides n_fft (the usual case): n_fft / hop shifted, contiguous adds.
+        overlap = n_fft // hop
+        out = frames.new_zeros(batch, num_frames + overlap - 1, hop)
+        parts = frames.view(batch, num_frames, overlap, hop)
+        for r in range(overlap):
+            out[:, r : r + num_frames] += parts[:, :, r]
+        return out.view(batch, -1)
+
+
+@lru_cache(maxsize=32)
+def mel_filterbank(sample_rate: int, n_fft: int, n_mels: int, fmin: float, fmax: float | None) -> np.ndarray:
+    """``librosa.filters.mel`` (Slaney scale and norm) as a read-only float32 ``[n_mels, n_fft // 2 + 1]``."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", UserWarning)  # empty filters: the caller checks and says what to change
+        basis = librosa.filters.mel(sr=sample_rate, n_fft=n_fft, n_mels=n_mels, fmin=fmin, fmax=fmax)
+    basis.setflags(write=False)
+    return basis
+
+
+def empty_mel_filters(sample_rate: int, n_fft: int, n_mels: int, fmin: float, fmax: float | None) -> int:
+    """How many mel filters no FFT bin falls into (they would be all-zero channels)."""
+    return int((mel_filterbank(sample_rate, n_fft, n_mels, fmin, fmax).max(axis=1) <= 0).sum())
+
+
+def dct_matrix(n_mels: int, n_mfcc: int) -> np.ndarray:
+    """Orthonormal DCT-II rows ``[n_mfcc, n_mels]``: ``mfcc = D @ log_mel`` as ``librosa.feature.mfcc``."""
+    return scipy.fft.dct(np.eye(n_mels), type=2, norm="ortho", axis=0)[:n_mfcc].astype(np.float32)
+
+
+class MelInverse(torch.nn.Module):
+    """Mel power ``[B, n_mels, F]`` → linear power ``[B, n_fft // 2 + 1, F]`` by non-negative least squares.
+
+    Starts from the pseudo-inverse (clipped at zero), as ``librosa.util.nnls`` does, and takes
+    ``steps`` accelerated projected-gradient (FISTA) steps on ``½‖W P − M‖²``, ``P ≥ 0``, batched.
+    The basis ``W``, its pseudo-inverse and the step size ``1 / ‖W‖₂²`` are computed once.
+    """
+
+    def __init__(self, basis: np.ndarray, steps: int) -> None:
+        super().__init__()
+        w = torch.from_numpy(np.asarray(basis, dtype=np.float64))
+        self.steps = steps
+        self.register_buffer("basis", w.float(), persistent=False)
+        self.register_buffer("pinv", torch.linalg.pinv(w).float(), persistent=False)
+        self.step = float(1.0 / torch.linalg.matrix_norm(w, ord=2) ** 2)
+
+    def forward(self, mel_power: torch.Tensor) -> torch.Tensor:
+        power = (self.pinv @ mel_power).clamp_min_(0.0)
+        point, t = power, 1.0  # FISTA's extrapolated point and momentum schedule
+        for _ in range(self.steps):
+            # Gradient Wᵀ(W P − M) through W rather than WᵀW: n_mels < n_fft / 4, so two thin products are cheaper.
+            grad = self.basis.T @ (self.basis @ point).sub_(mel_power)
+            following = point.sub(grad, alpha=self.step).clamp_min_(0.0)
+            t_next = (1.0 + math.sqrt(1.0 + 4.0 * t * t)) / 2.0
+            point = following + ((t - 1.0) / t_next) * (following - power)
+            power, t = following, t_next
+        return power
