@@ -7,14 +7,17 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from audiozoo import dsp
 from audiozoo.atomic import atomic_file
 
+N_FFT, HOP = 512, 128
 
-def log_spectrogram(wave: np.ndarray, n_fft: int = 512, hop: int = 128) -> np.ndarray:
-    """dB magnitude ``[freq, frames]``, 80 dB of range below the clip's peak."""
-    spec = torch.stft(torch.as_tensor(wave, dtype=torch.float32), n_fft, hop, window=torch.hann_window(n_fft), return_complex=True)
-    db = 20 * torch.log10(spec.abs().clamp_min(1e-6))
-    return db.clamp_min(db.max() - 80).numpy()
+
+def log_spectrogram(wave: np.ndarray) -> np.ndarray:
+    """dB power ``[freq, frames]``, 80 dB of range below the clip's peak."""
+    batch = torch.as_tensor(wave, dtype=torch.float32).unsqueeze(0)
+    power = dsp.power(dsp.stft(batch, N_FFT, HOP, dsp.hann_window(N_FFT)))
+    return dsp.power_to_db(power, top_db=80.0)[0].numpy()
 
 
 def save_spectrograms(path: Path, waves: dict[str, np.ndarray], sample_rate: int) -> None:
@@ -28,7 +31,7 @@ def save_spectrograms(path: Path, waves: dict[str, np.ndarray], sample_rate: int
     top = max(s.max() for s in specs.values())
     fig, axes = plt.subplots(len(specs), 1, figsize=(10, 2.6 * len(specs)), squeeze=False, sharex=True)
     for ax, (label, spec) in zip(axes[:, 0], specs.items()):
-        seconds = spec.shape[1] * 128 / sample_rate
+        seconds = spec.shape[1] * HOP / sample_rate
         image = ax.imshow(spec, origin="lower", aspect="auto", cmap="magma", vmin=top - 80, vmax=top,
                           extent=(0, seconds, 0, sample_rate / 2))
         ax.set_title(label, fontsize=10)
