@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import Any
 
 import click
+import numpy as np
 
 from audiozoo import api
 from audiozoo.data.audio import write_audio
@@ -135,6 +136,82 @@ def roundtrip(args: tuple[str, ...]) -> None:
         click.echo(f"  {name:<22} {value:10.4f} {metric.unit:<3} ({better} is better)")
     click.echo(f"  encode+decode  {result.seconds:.3f} s")
     click.echo(f"wrote {out} (decoded), {reference} (input), {picture} (spectrograms)")
+
+
+@cli.command("run", context_settings={"ignore_unknown_options": True})
+@click.argument("args", nargs=-1)
+def run_command(args: tuple[str, ...]) -> None:
+    """Train a model on a representation: model=NAME [repr=NAME] [data=NAME] [preset=NAME] [KEY=VALUE ...].
+
+    Settings: model.KEY, repr.KEY, data.KEY and the run's own (epochs, batch_size, seed,
+    device=auto|cpu|cuda, max_seconds, checkpoint_every, samples, runs_dir, name).
+    resume=RUN_DIR continues a run; config=RUN_DIR/config.toml starts one like it.
+    """
+    from audiozoo.train.run import run
+    from audiozoo.train.trainer import TrainingInterrupted
+
+    overrides = parse_overrides(args)
+    resume = overrides.pop("resume", None)
+    try:
+        result = run(resume=resume, **overrides)
+    except TrainingInterrupted:
+        raise click.ClickException("interrupted: checkpoint saved; continue with audiozoo run resume=RUN_DIR") from None
+    click.echo(f"run finished: {result.path}  ({result.progress.step} steps, {result.progress.seconds:.0f} s)")
+    for label, paths in result.files.items():
+        shown = f"{paths[0].parent}/ ({len(paths)} files)" if len(paths) > 2 else ", ".join(map(str, paths))
+        click.echo(f"  {label:<16} {shown}")
+
+
+@cli.command(context_settings={"ignore_unknown_options": True})
+@click.argument("run_dir", type=click.Path(file_okay=False))
+@click.argument("args", nargs=-1)
+def generate(run_dir: str, args: tuple[str, ...]) -> None:
+    """Generate audio from a trained run: RUN_DIR [n=8] [seed=0] [out=DIR] (WAV files and a spectrogram PNG)."""
+    from audiozoo.train.outputs import write_samples
+    from audiozoo.train.run import load_run
+
+    options = _options(args, {"n": 8, "seed": 0, "out": f"{run_dir}/generated"})
+    loaded = load_run(run_dir)
+    paths = write_samples(Path(str(options["out"])), loaded.model, loaded.representation, int(options["n"]),
+                          int(options["seed"]), loaded.segment_samples)
+    click.echo(f"wrote {len(paths) - 1} clips and {paths[-1]}")
+
+
+@cli.command(context_settings={"ignore_unknown_options": True})
+@click.argument("run_dir", type=click.Path(file_okay=False))
+@click.argument("args", nargs=-1)
+def reconstruct(run_dir: str, args: tuple[str, ...]) -> None:
+    """Send audio files through a trained autoencoder: RUN_DIR FILE... [out=DIR]."""
+    from audiozoo.data.audio import UnreadableAudio, load_clip
+    from audiozoo.train.outputs import write_reconstructions
+    from audiozoo.train.run import load_run
+
+    files = [a for a in args if not _is_override(a)]
+    options = _options(tuple(a for a in args if _is_override(a)), {"out": f"{run_dir}/reconstructed"})
+    loaded = load_run(run_dir)
+    if not loaded.model.can_reconstruct:
+        raise AudiozooError(f"model {loaded.model.name!r} is not an autoencoder: it cannot reconstruct audio")
+    if not files:
+        raise AudiozooError("give at least one audio file: audiozoo reconstruct RUN_DIR FILE... [out=DIR]")
+    length = loaded.segment_samples
+    clips = []
+    for file in files:
+        try:
+            wave = load_clip(Path(file), loaded.representation.sample_rate, length / loaded.representation.sample_rate)
+        except UnreadableAudio as err:
+            raise AudiozooError(f"cannot read {file}: {err}") from None
+        clips.append(np.pad(wave, (0, length - len(wave))))
+    paths = write_reconstructions(Path(str(options["out"])), loaded.model, loaded.representation, np.stack(clips))
+    click.echo(f"wrote {len(files)} input/reconstruction pairs and {paths[-1]}")
+
+
+def _options(args: tuple[str, ...], defaults: dict[str, Any]) -> dict[str, Any]:
+    """Plain key=value options of a command (no namespaces), unknown keys rejected."""
+    given = parse_overrides(args)
+    for key in given:
+        if key not in defaults:
+            raise unknown("key", key, defaults)
+    return {**defaults, **given}
 
 
 def _is_override(arg: str) -> bool:

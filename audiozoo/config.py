@@ -23,18 +23,19 @@ def build_config(config_cls: type[C], values: Mapping[str, Any], where: str) -> 
     ``None`` values are dropped so unset options keep the plugin's default (as timm's ``create_model``).
     """
     names = setting_names(config_cls)
+    prefix = f"{where}." if where else ""
     hints = typing.get_type_hints(config_cls)
     kwargs = {}
     for key, value in values.items():
         if value is None:
             continue
         if key not in names:
-            raise unknown("key", f"{where}.{key}", [f"{where}.{n}" for n in names])
-        kwargs[key] = coerce(value, hints[key], f"{where}.{key}")
+            raise unknown("key", f"{prefix}{key}", [f"{prefix}{n}" for n in names])
+        kwargs[key] = coerce(value, hints[key], f"{prefix}{key}")
     try:
         return config_cls(**kwargs)
     except (TypeError, ValueError) as err:
-        raise AudiozooError(f"bad settings for {where}: {err}") from None
+        raise AudiozooError(f"bad settings for {where or 'the run'}: {err}") from None
 
 
 def coerce(value: Any, hint: Any, key: str) -> Any:

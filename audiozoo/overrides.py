@@ -38,14 +38,24 @@ def parse_overrides(args: Iterable[str]) -> dict[str, Any]:
 
 
 def apply_preset(overrides: Mapping[str, Any], presets: Mapping[str, Mapping[str, Any]]) -> dict[str, Any]:
-    """Expand ``preset=NAME`` into its overrides; the user's own overrides still win."""
+    """Expand ``preset=NAME`` into its overrides; the user's own overrides still win.
+
+    A preset may hold a ``models`` table of per-model overrides (``[presets.seed.models.gan]``),
+    applied when that model is chosen. Without ``preset=``, a preset named ``default`` applies
+    where registry.toml has one.
+    """
     overrides = dict(overrides)
     name = overrides.pop("preset", None)
+    if name is None and "default" in presets:
+        name = "default"
     if name is None:
         return overrides
     if name not in presets:
         raise unknown("preset", str(name), presets)
-    expanded = {k: v for k, v in presets[name].items() if k != "description"}
+    preset = presets[name]
+    expanded = {k: v for k, v in preset.items() if k not in ("description", "models")}
+    model = overrides.get("model", expanded.get("model"))
+    expanded.update(preset.get("models", {}).get(model, {}))
     return {**expanded, **overrides}
 
 

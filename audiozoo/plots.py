@@ -41,3 +41,24 @@ def save_spectrograms(path: Path, waves: dict[str, np.ndarray], sample_rate: int
     with atomic_file(path) as tmp:
         fig.savefig(tmp, dpi=90, format="png")
     plt.close(fig)
+
+
+def save_loss_curves(path: Path, records: list[dict]) -> None:
+    """Every loss in the metrics log against the step, one panel per loss, as PNG."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    keys = [k for k in (records[0] if records else {}) if k not in ("step", "epoch", "lr", "seconds")]
+    fig, axes = plt.subplots(1, max(1, len(keys)), figsize=(4.5 * max(1, len(keys)), 3.2), squeeze=False)
+    steps = [r["step"] for r in records]
+    for ax, key in zip(axes[0], keys):
+        ax.plot(steps, [r[key] for r in records], linewidth=1)
+        ax.set_title(key, fontsize=10)
+        ax.set_xlabel("step")
+        ax.grid(alpha=0.3)
+    fig.tight_layout()
+    with atomic_file(path) as tmp:
+        fig.savefig(tmp, dpi=90, format="png")
+    plt.close(fig)

@@ -57,6 +57,7 @@ def write_music(path: Path, seconds: float, sample_rate: int = 22050, channels: 
 
 def make_distribution(site: Path, name: str, entry_points: dict[str, str], modules: dict[str, str]) -> Path:
     """An installed-looking distribution in ``site`` (dist-info + modules), found through sys.path."""
+    site.mkdir(parents=True, exist_ok=True)
     for module, source in modules.items():
         (site / f"{module}.py").write_text(source)
     info = site / f"{name.replace('-', '_')}-1.0.dist-info"

@@ -1,0 +1,44 @@
+"""Checkpoints: everything needed to continue a run exactly, written atomically, loadable with weights_only."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from audiozoo.atomic import atomic_file
+from audiozoo.errors import AudiozooError
+
+LATEST = "latest.pt"
+
+
+def save_checkpoint(folder: Path, state: dict[str, Any]) -> Path:
+    """Write ``state`` as ``folder/latest.pt`` in one rename: a crash never leaves a torn checkpoint."""
+    path = folder / LATEST
+    with atomic_file(path) as tmp:
+        torch.save(state, tmp)
+    return path
+
+
+def load_checkpoint(folder: Path) -> dict[str, Any]:
+    path = folder / LATEST
+    try:
+        return torch.load(path, map_location="cpu", weights_only=True)
+    except FileNotFoundError:
+        raise AudiozooError(f"no checkpoint in {folder} (expected {LATEST})") from None
+    except Exception as err:  # a foreign or damaged file
+        raise AudiozooError(f"cannot load checkpoint {path}: {err}") from None
+
+
+def rng_state() -> dict[str, Any]:
+    state = {"cpu": torch.get_rng_state()}
+    if torch.cuda.is_available():
+        state["cuda"] = torch.cuda.get_rng_state_all()
+    return state
+
+
+def set_rng_state(state: dict[str, Any]) -> None:
+    torch.set_rng_state(state["cpu"])
+    if "cuda" in state and torch.cuda.is_available():
+        torch.cuda.set_rng_state_all(state["cuda"])

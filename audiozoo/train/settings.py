@@ -1,0 +1,41 @@
+"""The settings of a run that belong to no plugin: budget, seed, device, where files go."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Literal
+
+import torch
+
+from audiozoo.errors import AudiozooError
+
+
+@dataclass
+class TrainConfig:
+    """Top-level ``key=value`` settings of ``audiozoo run``."""
+
+    epochs: int = 10
+    batch_size: int = 16
+    seed: int = 0  # model initialisation, batch order, sampling
+    device: Literal["auto", "cpu", "cuda"] = "auto"  # auto: CUDA when present
+    max_seconds: float = 0.0  # wall-clock budget for training; 0: none (epochs decide)
+    checkpoint_every: int = 200  # steps between checkpoints (one is always written at the end)
+    log_every: int = 1  # steps between lines of metrics.jsonl
+    samples: int = 8  # generated clips written at the end
+    reconstructions: int = 4  # test clips reconstructed at the end (autoencoders)
+    runs_dir: str = "runs"
+    name: str = ""  # run directory name; default: time-model-repr
+
+    def __post_init__(self) -> None:
+        for key in ("epochs", "batch_size", "checkpoint_every", "log_every"):
+            if getattr(self, key) < 1:
+                raise ValueError(f"{key} must be at least 1, got {getattr(self, key)}")
+        if self.max_seconds < 0 or self.samples < 0 or self.reconstructions < 0:
+            raise ValueError("max_seconds, samples and reconstructions must not be negative")
+
+
+def pick_device(choice: str) -> torch.device:
+    """``auto`` → CUDA when available, else CPU; asking for CUDA without one is a user error."""
+    if choice == "cuda" and not torch.cuda.is_available():
+        raise AudiozooError("device=cuda, but torch sees no CUDA device; use device=auto or device=cpu")
+    return torch.device("cuda" if choice != "cpu" and torch.cuda.is_available() else "cpu")

@@ -1,0 +1,30 @@
+"""Writing the resolved configuration of a run as TOML (the standard library only reads TOML)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+from audiozoo.atomic import atomic_file
+
+
+def _literal(value: Any) -> str:
+    if value is None:
+        return '"none"'  # TOML has no null; settings read "none" back as None
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, (int, float)):
+        return repr(value)
+    if isinstance(value, (list, tuple)):
+        return "[" + ", ".join(_literal(v) for v in value) + "]"
+    return json.dumps(str(value))  # a JSON string is a valid TOML basic string
+
+
+def write_toml(path: Path, tables: dict[str, dict[str, Any]], header: str = "") -> None:
+    """``{"run": {...}, "model": {...}}`` → one ``[table]`` each, scalars and lists only."""
+    lines = [f"# {line}" for line in header.splitlines()]
+    for table, values in tables.items():
+        lines += ["", f"[{table}]"] + [f"{key} = {_literal(value)}" for key, value in values.items()]
+    with atomic_file(path) as tmp:
+        tmp.write_text("\n".join(lines).lstrip() + "\n")

@@ -1,0 +1,93 @@
+"""The training loop: seeded batch order, logging, checkpoints, stopping on NaN or Ctrl-C."""
+
+from __future__ import annotations
+
+import math
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+import torch
+from tqdm import tqdm
+
+from audiozoo.errors import AudiozooError
+from audiozoo.model import GenerativeModel
+from audiozoo.train.settings import TrainConfig
+
+
+class TrainingDiverged(AudiozooError):
+    """A loss became NaN or infinite; the last good checkpoint is kept."""
+
+
+class TrainingInterrupted(Exception):
+    """Ctrl-C during training, after a checkpoint was written."""
+
+
+@dataclass
+class Progress:
+    """Where training stands; saved in every checkpoint so a resumed run continues exactly."""
+
+    step: int = 0
+    epoch: int = 0
+    batch: int = 0  # batches done in the current epoch
+    seconds: float = 0.0  # training time so far, over all sessions of the run
+
+    def as_dict(self) -> dict[str, Any]:
+        return dict(vars(self))
+
+
+def batch_order(n: int, batch_size: int, seed: int, epoch: int) -> list[torch.Tensor]:
+    """Index batches of one epoch: a function of (seed, epoch) only, so resuming mid-epoch replays it."""
+    generator = torch.Generator().manual_seed(seed * 1_000_003 + epoch)
+    return list(torch.randperm(n, generator=generator).split(batch_size))
+
+
+def train(
+    model: GenerativeModel,
+    optimizers: dict[str, torch.optim.Optimizer],
+    data: torch.Tensor,
+    config: TrainConfig,
+    progress: Progress,
+    log: Callable[[dict[str, Any]], None],
+    checkpoint: Callable[[Progress], None],
+    show_progress: bool = True,
+) -> Progress:
+    """Train until ``config.epochs`` (or ``config.max_seconds``); ``data`` is ``[N, C, F]`` on the model's device."""
+    steps_per_epoch = math.ceil(data.shape[0] / config.batch_size)
+    bar = tqdm(total=config.epochs * steps_per_epoch, initial=progress.step, unit="step",
+               desc=f"{model.name}", disable=not show_progress, dynamic_ncols=True)
+    started, offset = time.perf_counter(), progress.seconds
+    model.train()
+    try:
+        while progress.epoch < config.epochs:
+            order = batch_order(data.shape[0], config.batch_size, config.seed, progress.epoch)
+            for index in order[progress.batch :]:
+                losses = {k: float(v) for k, v in model.training_step(data[index], optimizers).items()}
+                bad = [k for k, v in losses.items() if not math.isfinite(v)]
+                if bad:
+                    raise TrainingDiverged(
+                        f"{bad[0]} became {losses[bad[0]]} at step {progress.step + 1}; "
+                        "training stopped, the last good checkpoint is kept"
+                    )
+                progress.step += 1
+                progress.batch += 1
+                progress.seconds = offset + time.perf_counter() - started
+                if progress.step % config.log_every == 0:
+                    lr = next(iter(optimizers.values())).param_groups[0]["lr"]
+                    log({"step": progress.step, "epoch": progress.epoch, **losses, "lr": lr,
+                         "seconds": round(progress.seconds, 3)})
+                bar.update()
+                bar.set_postfix(epoch=progress.epoch + 1, **{k: f"{v:.4g}" for k, v in losses.items()})
+                if progress.step % config.checkpoint_every == 0:
+                    checkpoint(progress)
+                if config.max_seconds and time.perf_counter() - started >= config.max_seconds:
+                    return progress
+            progress.epoch += 1
+            progress.batch = 0
+        return progress
+    except KeyboardInterrupt:
+        checkpoint(progress)
+        raise TrainingInterrupted() from None
+    finally:
+        bar.close()

@@ -1,0 +1,137 @@
+"""`audiozoo run` and what it leaves behind, on a test-double model: files, determinism, resume, failures."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+import soundfile as sf
+import torch
+from click.testing import CliRunner
+
+import audiozoo.plugins
+from audiozoo.cli import cli
+from audiozoo.errors import AudiozooError
+from audiozoo.train.run import load_run, run
+from audiozoo.train.trainer import TrainingDiverged, TrainingInterrupted
+from conftest import make_distribution, write_music
+
+HERE = Path(__file__).resolve().parent
+
+
+@pytest.fixture
+def tiny(tmp_path, monkeypatch):
+    """The tiny model installed as a plugin, a small folder dataset, and run settings using both."""
+    site = make_distribution(tmp_path / "site", "audiozoo-tiny", {"tiny": "tiny_model"},
+                             {"tiny_model": (HERE / "tiny_model.py").read_text()})
+    monkeypatch.syspath_prepend(str(site))
+    monkeypatch.setattr(audiozoo.plugins, "_host", None)
+    for i in range(6):
+        write_music(tmp_path / "music" / f"piece{i}.wav", 1.2, 8000, seed=i)
+    yield {"model": "tiny", "repr": "mel", "data": "folder", "data.root": str(tmp_path / "music"),
+           "data.clip_seconds": 1.0, "epochs": 3, "batch_size": 4, "samples": 2, "device": "cpu",
+           "runs_dir": str(tmp_path / "runs")}
+    audiozoo.plugins._host = None
+
+
+def losses(path: Path) -> list[float]:
+    return [json.loads(line)["loss"] for line in (path / "metrics.jsonl").read_text().splitlines()]
+
+
+def test_run_writes_everything_a_user_needs(tiny):
+    result = run(progress=False, **tiny)
+    files = {p.relative_to(result.path).as_posix() for p in result.path.rglob("*") if p.is_file()}
+    assert {"config.toml", "metrics.jsonl", "checkpoints/latest.pt", "losses.png", "samples/sample_00.wav",
+            "samples/sample_01.wav", "samples/samples.png", "reconstructions/clip_00.input.wav",
+            "reconstructions/clip_00.reconstruction.wav", "reconstructions/reconstructions.png"} <= files
+    records = result.metrics
+    assert [r["step"] for r in records] == list(range(1, 10))  # 5 train files × 2 halves, batch 4: 3 steps × 3 epochs
+    assert set(records[0]) == {"step", "epoch", "loss", "lr", "seconds"}
+    audio, rate = sf.read(result.path / "samples" / "sample_00.wav")
+    assert rate == 3150 and len(audio) == 1575
+    # The checkpoint loads with weights_only=True and holds what resuming needs.
+    state = torch.load(result.path / "checkpoints" / "latest.pt", weights_only=True)
+    assert {"model", "representation", "optimizers", "progress", "rng", "settings"} <= set(state)
+
+
+def test_config_toml_reproduces_the_run(tiny, tmp_path):
+    first = run(progress=False, **{**tiny, "model.lr": 0.02})
+    again = run(progress=False, config=str(first.path / "config.toml"))
+    assert again.path != first.path
+    assert again.settings == {**first.settings, "run": {**first.settings["run"]}}
+    assert losses(again.path) == losses(first.path)
+
+
+def test_same_seed_same_curve_and_another_seed_differs(tiny):
+    a, b = run(progress=False, **tiny), run(progress=False, **tiny)
+    assert losses(a.path) == losses(b.path)
+    assert losses(run(progress=False, **{**tiny, "seed": 1}).path) != losses(a.path)
+
+
+def test_resume_after_ctrl_c_matches_an_uninterrupted_run(tiny):
+    whole = run(progress=False, **tiny)
+    with pytest.raises(TrainingInterrupted):
+        run(progress=False, **{**tiny, "model.fail_at": 4})
+    interrupted = sorted(Path(tiny["runs_dir"]).iterdir())[-1]
+    assert len(losses(interrupted)) == 3  # steps 1-3 done, Ctrl-C during the 4th
+    # The run's settings still say fail_at=4; resuming a fresh model instance counts calls from zero.
+    config = (interrupted / "config.toml").read_text().replace("fail_at = 4", "fail_at = 0")
+    (interrupted / "config.toml").write_text(config)
+    resumed = run(resume=interrupted, progress=False)
+    assert resumed.path == interrupted
+    assert losses(interrupted) == losses(whole.path)
+
+
+def test_nan_loss_stops_and_keeps_the_last_good_checkpoint(tiny):
+    with pytest.raises(TrainingDiverged, match="loss became nan at step 5"):
+        run(progress=False, **{**tiny, "model.fail_at": 5, "model.fail_with": "nan", "checkpoint_every": 2})
+    failed = sorted(Path(tiny["runs_dir"]).iterdir())[-1]
+    state = torch.load(failed / "checkpoints" / "latest.pt", weights_only=True)
+    assert state["progress"]["step"] == 4
+    assert all(torch.isfinite(t).all() for t in state["model"].values())
+
+
+def test_load_run_samples_and_reconstructs(tiny):
+    result = run(progress=False, **tiny)
+    loaded = load_run(result.path, device="cpu")
+    assert loaded.sample(3, seed=1).shape == (3, 1575)
+    assert torch.equal(loaded.sample(2, seed=1), loaded.sample(2, seed=1))
+    wave = torch.randn(2, 1575) * 0.1
+    assert loaded.reconstruct(wave).shape == (2, 1575)
+
+
+def test_cli_run_generate_reconstruct(tiny, tmp_path):
+    args = [f"{k}={v}" for k, v in tiny.items()]
+    out = CliRunner().invoke(cli, ["run", *args])
+    assert out.exit_code == 0, out.output
+    run_dir = next(Path(tiny["runs_dir"]).iterdir())
+    assert f"run finished: {run_dir}" in out.output and "samples" in out.output
+    gen = CliRunner().invoke(cli, ["generate", str(run_dir), "n=3", f"out={tmp_path / 'gen'}"])
+    assert gen.exit_code == 0, gen.output
+    assert len(list((tmp_path / "gen").glob("*.wav"))) == 3
+    song = write_music(tmp_path / "song.wav", 2.0)
+    rec = CliRunner().invoke(cli, ["reconstruct", str(run_dir), str(song), f"out={tmp_path / 'rec'}"])
+    assert rec.exit_code == 0, rec.output
+    assert (tmp_path / "rec" / "clip_00.reconstruction.wav").is_file()
+
+
+@pytest.mark.parametrize(
+    "args, message",
+    [
+        (["run", "repr=mel"], "which model? add model=NAME"),
+        (["run", "model=tiny", "epochs=zero"], "bad value 'zero' for epochs"),
+        (["run", "model=tiny", "device=tpu"], "bad value 'tpu' for device; choose from"),
+        (["run", "model=tiny", "model.lr2=1"], "unknown key 'model.lr2'; choose from: model.lr"),
+        (["run", "resume=/nowhere"], "not a run directory"),
+        (["generate", "/nowhere"], "not a run directory"),
+    ],
+)
+def test_run_errors_are_one_line(tiny, args, message):
+    out = CliRunner().invoke(cli, args)
+    assert out.exit_code == 2 and message in out.output and len(out.output.strip().splitlines()) == 1, out.output
+
+
+def test_resume_takes_no_other_settings(tiny):
+    with pytest.raises(AudiozooError, match="give no other keys"):
+        run(resume="x", epochs=3)

@@ -1,0 +1,57 @@
+"""A tiny autoencoder registered like a third-party plugin: exercises the trainer, not a model's quality."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+
+import torch
+
+from audiozoo import GenerativeModel, ModelConfig, hookimpl
+
+
+@dataclass
+class TinyConfig(ModelConfig):
+    lr: float = 1e-2
+    fail_at: int = 0  # raise KeyboardInterrupt (interrupt) or return NaN at this step; 0: never
+    fail_with: str = "interrupt"
+
+
+class TinyAE(GenerativeModel):
+    """Test double: a 1x1-convolution autoencoder with noise in its step."""
+
+    name = "tiny"
+    Config = TinyConfig
+    can_reconstruct = True
+
+    def __init__(self, shape, config=None):
+        super().__init__(shape, config)
+        self.encoder = torch.nn.Conv1d(self.shape[0], 4, 1)
+        self.decoder = torch.nn.Conv1d(4, self.shape[0], 1)
+        self.calls = 0
+
+    def configure_optimizers(self):
+        return {"adam": torch.optim.Adam(self.parameters(), lr=self.config.lr)}
+
+    def training_step(self, x, optimizers):
+        self.calls += 1
+        if self.calls == self.config.fail_at and self.config.fail_with == "interrupt":
+            raise KeyboardInterrupt
+        noisy = x + 0.1 * torch.randn_like(x)  # uses the global RNG, which resume must restore
+        loss = torch.nn.functional.mse_loss(self.reconstruct(noisy), x)
+        if self.calls >= self.config.fail_at > 0 and self.config.fail_with == "nan":
+            loss = loss * float("nan")
+        self.optimize(loss, optimizers["adam"])
+        return {"loss": loss.detach()}
+
+    def reconstruct(self, x):
+        return self.decoder(torch.tanh(self.encoder(x)))
+
+    def sample(self, n, generator=None):
+        z = torch.randn(n, 4, self.shape[1], generator=generator, device=self.decoder.weight.device)
+        return self.decoder(z)
+
+
+@hookimpl
+def register_models(register):
+    register(TinyAE)
