@@ -156,6 +156,8 @@ def run_command(args: tuple[str, ...]) -> None:
         result = run(resume=resume, **overrides)
     except TrainingInterrupted:
         raise click.ClickException("interrupted: checkpoint saved; continue with audiozoo run resume=RUN_DIR") from None
+    if not result.files:  # a torchrun rank other than 0: rank 0 reports
+        return
     click.echo(f"run finished: {result.path}  ({result.progress.step} steps, {result.progress.seconds:.0f} s)")
     for label, paths in result.files.items():
         shown = f"{paths[0].parent}/ ({len(paths)} files)" if len(paths) > 2 else ", ".join(map(str, paths))

@@ -1,4 +1,4 @@
-"""Figures a person looks at instead of listening: log spectrograms side by side."""
+"""Figures a person looks at instead of listening: spectrograms side by side, and loss curves."""
 
 from __future__ import annotations
 
@@ -20,13 +20,25 @@ def log_spectrogram(wave: np.ndarray) -> np.ndarray:
     return dsp.power_to_db(power, top_db=80.0)[0].numpy()
 
 
-def save_spectrograms(path: Path, waves: dict[str, np.ndarray], sample_rate: int) -> None:
-    """One panel per labelled waveform, shared colour scale, written atomically as PNG."""
+def _pyplot():
+    """matplotlib's pyplot on the file-only Agg backend, imported when a picture is first drawn."""
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
+    return plt
+
+
+def _save(fig, path: Path) -> None:
+    with atomic_file(path) as tmp:
+        fig.savefig(tmp, dpi=90, format="png")
+    _pyplot().close(fig)
+
+
+def save_spectrograms(path: Path, waves: dict[str, np.ndarray], sample_rate: int) -> None:
+    """One panel per labelled waveform, shared colour scale, written atomically as PNG."""
+    plt = _pyplot()
     specs = {label: log_spectrogram(w) for label, w in waves.items()}
     top = max(s.max() for s in specs.values())
     fig, axes = plt.subplots(len(specs), 1, figsize=(10, 2.6 * len(specs)), squeeze=False, sharex=True)
@@ -38,18 +50,12 @@ def save_spectrograms(path: Path, waves: dict[str, np.ndarray], sample_rate: int
         ax.set_ylabel("Hz")
     axes[-1, 0].set_xlabel("seconds")
     fig.colorbar(image, ax=axes[:, 0], label="dB", shrink=0.8)
-    with atomic_file(path) as tmp:
-        fig.savefig(tmp, dpi=90, format="png")
-    plt.close(fig)
+    _save(fig, path)
 
 
 def save_loss_curves(path: Path, records: list[dict]) -> None:
     """Every loss in the metrics log against the step, one panel per loss, as PNG."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
+    plt = _pyplot()
     keys = [k for k in (records[0] if records else {}) if k not in ("step", "epoch", "lr", "seconds")]
     fig, axes = plt.subplots(1, max(1, len(keys)), figsize=(4.5 * max(1, len(keys)), 3.2), squeeze=False)
     steps = [r["step"] for r in records]
@@ -59,6 +65,4 @@ def save_loss_curves(path: Path, records: list[dict]) -> None:
         ax.set_xlabel("step")
         ax.grid(alpha=0.3)
     fig.tight_layout()
-    with atomic_file(path) as tmp:
-        fig.savefig(tmp, dpi=90, format="png")
-    plt.close(fig)
+    _save(fig, path)

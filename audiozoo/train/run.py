@@ -8,6 +8,7 @@ A run directory holds everything needed to understand, reproduce and continue it
 from __future__ import annotations
 
 import json
+import os
 import time
 import tomllib
 from dataclasses import asdict, dataclass, field
@@ -27,6 +28,7 @@ from audiozoo.overrides import apply_preset, split_namespaces
 from audiozoo.plots import save_loss_curves
 from audiozoo.plugins import host
 from audiozoo.representation import Representation
+from audiozoo.train import distributed
 from audiozoo.train.checkpoint import load_checkpoint, rng_state, save_checkpoint, set_rng_state
 from audiozoo.train.outputs import read_metrics, write_reconstructions, write_samples
 from audiozoo.train.settings import TrainConfig, pick_device
@@ -145,22 +147,40 @@ def new_run_dir(train_config: TrainConfig, names: dict[str, Any]) -> Path:
 
 def run(resume: str | Path | None = None, progress: bool = True, **overrides: Any) -> Run:
     """Train ``model=`` on ``repr=`` (``data=``, ``preset=``, dotted ``model.KEY=`` settings), or
-    continue ``resume=RUN_DIR``. Returns the :class:`Run` once training and its outputs are done."""
+    continue ``resume=RUN_DIR``. Returns the :class:`Run` once training and its outputs are done.
+
+    Under ``torchrun`` every rank runs this; rank 0 alone prepares data first, writes files and
+    checkpoints, and the run directory it creates is shared with the others.
+    """
     if resume is not None:
         if overrides:
             raise AudiozooError("resume=RUN_DIR continues a run with its own settings; give no other keys")
-        path = Path(resume)
-        settings = read_settings(path)
-        rep, model, train_config, data = build(settings, progress)
+        settings = read_settings(Path(resume))
     else:
         if "config" in overrides:  # start from another run's settings; the other keys still win
             overrides = {**settings_as_overrides(read_settings(Path(overrides.pop("config")).parent)), **overrides}
         settings = resolve(overrides)
-        rep, model, train_config, data = build(settings, progress)
+    device = distributed.setup(pick_device(settings["run"]["device"]))
+    try:
+        return _run(settings, None if resume is None else Path(resume), device, progress)
+    finally:
+        distributed.teardown()
+
+
+def _run(settings: dict[str, dict[str, Any]], resume: Path | None, device: torch.device, progress: bool) -> Run:
+    lead = distributed.rank() == 0
+    if not lead:
+        distributed.barrier()  # rank 0 prepares (and caches) the data first
+    rep, model, train_config, data = build(settings, progress and lead)
+    if lead:
+        distributed.barrier()
+    if resume is not None:
+        path = resume
+    elif lead:
         path = new_run_dir(train_config, settings["run"])
         path.mkdir(parents=True)
         write_toml(path / CONFIG, settings, header=f"audiozoo run; reproduce with: audiozoo run config={path / CONFIG}")
-    device = pick_device(train_config.device)
+    path = distributed.broadcast(path if lead or resume is not None else None)
     train_idx, test_idx = data.split_indices()
     if len(train_idx) == 0:
         raise AudiozooError("the training split is empty: use more files or a smaller data.test_fraction")
@@ -176,19 +196,21 @@ def run(resume: str | Path | None = None, progress: bool = True, **overrides: An
             opt.load_state_dict(checkpoint["optimizers"][name])
         state = Progress(**checkpoint["progress"])
         set_rng_state(checkpoint["rng"])
-        _truncate_metrics(path / METRICS, state.step)
+        if lead:
+            _truncate_metrics(path / METRICS, state.step)
     else:
         rep.fit(torch.as_tensor(np.asarray(data.segments[train_idx[i : i + ENCODE_BATCH]]))
                 for i in range(0, len(train_idx), ENCODE_BATCH))
     x_train = encode_all(rep, data.segments[train_idx], device)
 
     def save(at: Progress) -> None:
-        save_checkpoint(path / CHECKPOINTS, {
-            "model": model.state_dict(), "representation": rep.state_dict(),
-            "optimizers": {k: o.state_dict() for k, o in optimizers.items()},
-            "progress": at.as_dict(), "rng": rng_state(), "settings": json.dumps(settings)})
+        if lead:
+            save_checkpoint(path / CHECKPOINTS, {
+                "model": model.state_dict(), "representation": rep.state_dict(),
+                "optimizers": {k: o.state_dict() for k, o in optimizers.items()},
+                "progress": at.as_dict(), "rng": rng_state(), "settings": json.dumps(settings)})
 
-    with (path / METRICS).open("a") as metrics:
+    with open(path / METRICS if lead else os.devnull, "a") as metrics:
         def log(record: dict[str, Any]) -> None:
             metrics.write(json.dumps(record) + "\n")
             metrics.flush()
@@ -196,7 +218,8 @@ def run(resume: str | Path | None = None, progress: bool = True, **overrides: An
         state = train(model, optimizers, x_train, train_config, state, log, save, show_progress=progress)
     save(state)
     result = Run(path, settings, model, rep, state)
-    result.files = write_outputs(result, data, test_idx)
+    if lead:
+        result.files = write_outputs(result, data, test_idx)
     return result
 
 

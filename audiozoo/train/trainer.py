@@ -12,6 +12,7 @@ import torch
 from tqdm import tqdm
 
 from audiozoo.errors import AudiozooError
+from audiozoo.train import distributed
 from audiozoo.model import GenerativeModel
 from audiozoo.train.settings import TrainConfig
 
@@ -53,17 +54,21 @@ def train(
     checkpoint: Callable[[Progress], None],
     show_progress: bool = True,
 ) -> Progress:
-    """Train until ``config.epochs`` (or ``config.max_seconds``); ``data`` is ``[N, C, F]`` on the model's device."""
+    """Train until ``config.epochs`` (or ``config.max_seconds``); ``data`` is ``[N, C, F]`` on the model's device.
+
+    ``config.batch_size`` is the global batch: under torchrun each rank takes its shard of it.
+    """
     steps_per_epoch = math.ceil(data.shape[0] / config.batch_size)
-    bar = tqdm(total=config.epochs * steps_per_epoch, initial=progress.step, unit="step",
-               desc=f"{model.name}", disable=not show_progress, dynamic_ncols=True)
+    bar = tqdm(total=config.epochs * steps_per_epoch, initial=progress.step, unit="step", desc=f"{model.name}",
+               disable=not show_progress or distributed.rank() > 0, dynamic_ncols=True)
     started, offset = time.perf_counter(), progress.seconds
     model.train()
     try:
         while progress.epoch < config.epochs:
             order = batch_order(data.shape[0], config.batch_size, config.seed, progress.epoch)
             for index in order[progress.batch :]:
-                losses = {k: float(v) for k, v in model.training_step(data[index], optimizers).items()}
+                step_losses = model.training_step(data[distributed.shard(index)], optimizers)
+                losses = distributed.mean_across_ranks({k: float(v) for k, v in step_losses.items()})
                 bad = [k for k, v in losses.items() if not math.isfinite(v)]
                 if bad:
                     raise TrainingDiverged(
@@ -81,7 +86,8 @@ def train(
                 bar.set_postfix(epoch=progress.epoch + 1, **{k: f"{v:.4g}" for k, v in losses.items()})
                 if progress.step % config.checkpoint_every == 0:
                     checkpoint(progress)
-                if config.max_seconds and time.perf_counter() - started >= config.max_seconds:
+                # Rank 0's clock decides, so every rank stops at the same step.
+                if config.max_seconds and distributed.broadcast(time.perf_counter() - started >= config.max_seconds):
                     return progress
             progress.epoch += 1
             progress.batch = 0
