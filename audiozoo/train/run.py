@@ -115,10 +115,15 @@ def settings_as_overrides(settings: dict[str, dict[str, Any]]) -> dict[str, Any]
     return flat
 
 
+def train_config_of(settings: dict[str, dict[str, Any]]) -> TrainConfig:
+    """The run's own settings (the ``[run]`` table less the plugin names), checked again."""
+    return build_config(TrainConfig, {k: v for k, v in settings["run"].items() if k not in PLUGIN_KEYS}, "")
+
+
 def build(settings: dict[str, dict[str, Any]], progress: bool = True) -> tuple[Representation, GenerativeModel, TrainConfig, PreparedData]:
     """The objects a run's settings describe (settings are checked again: config.toml may be hand-edited)."""
     names = settings["run"]
-    train_config = build_config(TrainConfig, {k: v for k, v in names.items() if k not in PLUGIN_KEYS}, "")
+    train_config = train_config_of(settings)
     source = api.get_dataset(names["data"], **settings["data"])
     rep = api.get_representation(names["repr"], **settings["repr"])
     data = prepare_source(source, progress=progress)
@@ -225,7 +230,7 @@ def _run(settings: dict[str, dict[str, Any]], resume: Path | None, device: torch
 
 def write_outputs(run: Run, data: PreparedData, test_idx: np.ndarray) -> dict[str, list[Path]]:
     """Loss curves, samples and (autoencoders) reconstructions of test clips, in the run directory."""
-    config = build_config(TrainConfig, {k: v for k, v in run.settings["run"].items() if k not in PLUGIN_KEYS}, "")
+    config = train_config_of(run.settings)
     test = np.asarray(data.segments[test_idx])
     files = {"config": [run.path / CONFIG], "metrics": [run.path / METRICS],
              "checkpoint": [run.path / CHECKPOINTS / "latest.pt"]}
