@@ -27,6 +27,7 @@ from audiozoo.api import (  # noqa: E402  (plugin modules import the interfaces 
     prepare,
     roundtrip,
 )
+from audiozoo.train.run import load_run, run  # noqa: E402
 
 try:
     __version__ = version("audiozoo")
@@ -54,6 +55,8 @@ __all__ = [
     "list_metrics",
     "list_models",
     "list_representations",
+    "load_run",
     "prepare",
     "roundtrip",
+    "run",
 ]

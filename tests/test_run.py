@@ -10,6 +10,7 @@ import soundfile as sf
 import torch
 from click.testing import CliRunner
 
+import audiozoo
 import audiozoo.plugins
 from audiozoo.cli import cli
 from audiozoo.errors import AudiozooError
@@ -93,8 +94,8 @@ def test_nan_loss_stops_and_keeps_the_last_good_checkpoint(tiny):
 
 
 def test_load_run_samples_and_reconstructs(tiny):
-    result = run(progress=False, **tiny)
-    loaded = load_run(result.path, device="cpu")
+    result = audiozoo.run(progress=False, **tiny)  # the API mirrors `audiozoo run`
+    loaded = audiozoo.load_run(result.path, device="cpu")
     assert loaded.sample(3, seed=1).shape == (3, 1575)
     assert torch.equal(loaded.sample(2, seed=1), loaded.sample(2, seed=1))
     wave = torch.randn(2, 1575) * 0.1
