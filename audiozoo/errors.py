@@ -13,6 +13,8 @@ class AudiozooError(Exception):
 def closest_first(word: str, choices: Iterable[str]) -> list[str]:
     """All ``choices``, the ones most similar to ``word`` first, so error lines lead with the likely fix."""
     choices = sorted(set(choices))
+    if not choices:
+        return []
     close = difflib.get_close_matches(word, choices, n=len(choices), cutoff=0.5)
     return close + [c for c in choices if c not in close]
 

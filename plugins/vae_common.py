@@ -1,0 +1,174 @@
+"""What the two 1-D VAEs share: the stage plan, the Gaussian latent, the loss, training and sampling.
+
+Not a plugin (it registers nothing): ``vae_1dconv`` and ``vae_convpool`` subclass :class:`VAE`
+and only say how their encoder and decoder are built.
+"""
+
+from __future__ import annotations
+
+import math
+from abc import abstractmethod
+from dataclasses import dataclass, field
+from typing import Literal
+
+import torch
+import torch.nn.functional as F
+
+from audiozoo import GenerativeModel, ModelConfig
+
+Activation = Literal["relu", "leaky_relu", "elu", "gelu"]
+
+
+def activation(name: Activation) -> torch.nn.Module:
+    """A fresh activation module by name (``leaky_relu`` has slope 0.2)."""
+    if name == "leaky_relu":
+        return torch.nn.LeakyReLU(0.2)
+    return {"relu": torch.nn.ReLU, "elu": torch.nn.ELU, "gelu": torch.nn.GELU}[name]()
+
+
+def noise(shape: tuple[int, ...], device: torch.device, generator: torch.Generator | None) -> torch.Tensor:
+    """Standard normal noise on ``device``, drawn from ``generator`` (on its own device) when given."""
+    if generator is None:
+        return torch.randn(shape, device=device)
+    return torch.randn(shape, generator=generator, device=generator.device).to(device)
+
+
+@dataclass
+class VAEConfig(ModelConfig):
+    """Settings both VAEs have."""
+
+    widths: list[int] = field(default_factory=lambda: [32, 64, 128, 128])  # encoder stages' channels; decoder mirrors
+    factor: int = 4  # time downsampling of each stage (stride or pool size)
+    min_latent_frames: int = 256  # a stage downsamples only while the latent keeps at least this many frames
+    kernel_size: int = 9  # odd; kernel of the convolutions that do not change the rate
+    latent_channels: int = 16  # latent: a sequence of latent_channels × (frames / total downsampling)
+    activation: Activation = "elu"  # after every convolution but the last of the decoder
+    lr: float = 1e-3  # Adam learning rate
+    weight_decay: float = 0.0  # Adam weight decay (the report gives it for its GAN only)
+    kl_weight: float = 0.01  # beta: weight of the KL term, both terms per input element
+    kl_warmup_steps: int = 300  # beta rises linearly from 0 over this many updates (0: no warm-up)
+
+    def __post_init__(self) -> None:
+        if not self.widths or any(w < 1 for w in self.widths):
+            raise ValueError(f"widths must be a non-empty list of positive channel counts, got {self.widths}")
+        if self.factor < 2:
+            raise ValueError(f"factor must be at least 2, got {self.factor}")
+        if self.min_latent_frames < 1:
+            raise ValueError(f"min_latent_frames must be at least 1, got {self.min_latent_frames}")
+        if self.kernel_size < 1 or self.kernel_size % 2 == 0:
+            raise ValueError(f"kernel_size must be odd and positive, got {self.kernel_size}")
+        if self.latent_channels < 1:
+            raise ValueError(f"latent_channels must be at least 1, got {self.latent_channels}")
+        if self.lr <= 0:
+            raise ValueError(f"lr must be positive, got {self.lr}")
+        if self.weight_decay < 0 or self.kl_weight < 0 or self.kl_warmup_steps < 0:
+            raise ValueError("weight_decay, kl_weight and kl_warmup_steps must be non-negative")
+
+
+def plan_factors(frames: int, stages: int, factor: int, min_latent_frames: int) -> list[int]:
+    """Per-stage downsampling: ``factor`` while ``ceil(frames / total)`` stays ≥ ``min_latent_frames``, then 1.
+
+    With 4 stages of 4 and ``min_latent_frames`` 256, a waveform ``[1, 45675]`` downsamples in
+    the first three (64×, latent 714 frames) and a spectrogram of 357 frames in none.
+    """
+    factors, total = [], 1
+    for _ in range(stages):
+        if math.ceil(frames / (total * factor)) >= min_latent_frames:
+            factors.append(factor)
+            total *= factor
+        else:
+            factors.append(1)
+    return factors
+
+
+class VAE(GenerativeModel):
+    """A Gaussian VAE over ``[B, C, F]`` with a latent sequence ``[B, latent_channels, F / hop]``.
+
+    Subclasses build ``encoder`` (``[B, C, P] → [B, widths[-1], P / hop]``) and ``decoder``
+    (``[B, widths[-1], P / hop] → [B, C, P]``) from the per-stage ``factors``; ``P`` is ``F``
+    padded with zeros (the standardised mean) up to a multiple of ``hop``, and the output is
+    cropped back to ``F``. Loss: MSE + beta·KL, both per input element.
+    """
+
+    can_reconstruct = True
+    config: VAEConfig
+
+    def __init__(self, shape: tuple[int, int], config: VAEConfig | None = None) -> None:
+        super().__init__(shape, config)
+        c = self.config
+        channels, frames = self.shape
+        self.factors = plan_factors(frames, len(c.widths), c.factor, c.min_latent_frames)
+        self.hop = math.prod(self.factors)
+        self.padded = math.ceil(frames / self.hop) * self.hop
+        self.latent_shape = (c.latent_channels, self.padded // self.hop)
+        self.encoder = self.build_encoder(channels)
+        self.to_latent = torch.nn.Conv1d(c.widths[-1], 2 * c.latent_channels, 1)  # mean and log-variance
+        with torch.no_grad():  # start with a nearly deterministic latent (std e^-3), or its noise drowns the signal
+            self.to_latent.bias[c.latent_channels :].fill_(-6.0)
+        self.from_latent = torch.nn.Sequential(torch.nn.Conv1d(c.latent_channels, c.widths[-1], 1), activation(c.activation))
+        self.decoder = self.build_decoder(channels)
+        self.register_buffer("updates", torch.zeros((), dtype=torch.long))  # drives the KL warm-up; saved with the model
+
+    @abstractmethod
+    def build_encoder(self, channels: int) -> torch.nn.Module:
+        """``[B, channels, P] → [B, widths[-1], P / hop]`` following ``self.factors``."""
+
+    @abstractmethod
+    def build_decoder(self, channels: int) -> torch.nn.Module:
+        """``[B, widths[-1], P / hop] → [B, channels, P]``, the encoder's stages in reverse, linear output."""
+
+    # --- the pieces ----------------------------------------------------------------------------
+
+    def encode(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """``[B, C, F]`` → mean and log-variance, each ``[B, latent_channels, P / hop]``."""
+        x = F.pad(x, (0, self.padded - x.shape[-1]))
+        mean, logvar = self.to_latent(self.encoder(x)).chunk(2, dim=1)
+        return mean, logvar.clamp(-30.0, 20.0)
+
+    def decode(self, z: torch.Tensor) -> torch.Tensor:
+        """Latent ``[B, latent_channels, P / hop]`` → ``[B, C, F]``."""
+        return self.decoder(self.from_latent(z))[..., : self.shape[1]]
+
+    def losses(self, x: torch.Tensor, sample_latent: bool = True) -> dict[str, torch.Tensor]:
+        mean, logvar = self.encode(x)
+        z = mean + torch.randn_like(mean) * (0.5 * logvar).exp() if sample_latent else mean
+        recon = F.mse_loss(self.decode(z), x)
+        kl = 0.5 * (mean.square() + logvar.exp() - 1.0 - logvar).sum() / x.numel()
+        beta = self.beta()
+        return {"loss": recon + beta * kl, "recon": recon, "kl": kl, "beta": torch.tensor(beta, device=x.device)}
+
+    def beta(self) -> float:
+        """The KL weight now: ``kl_weight`` after a linear warm-up over ``kl_warmup_steps`` updates."""
+        c = self.config
+        if c.kl_warmup_steps == 0:
+            return c.kl_weight
+        return c.kl_weight * min(1.0, int(self.updates) / c.kl_warmup_steps)
+
+    # --- the GenerativeModel interface ---------------------------------------------------------
+
+    def configure_optimizers(self) -> dict[str, torch.optim.Optimizer]:
+        return {"vae": torch.optim.Adam(self.parameters(), lr=self.config.lr, weight_decay=self.config.weight_decay)}
+
+    def training_step(self, x: torch.Tensor, optimizers: dict[str, torch.optim.Optimizer]) -> dict[str, torch.Tensor]:
+        out = self.losses(x)
+        self.optimize(out["loss"], optimizers["vae"])
+        self.updates += 1
+        return {k: v.detach() for k, v in out.items()}
+
+    @torch.no_grad()
+    def evaluation_losses(self, x: torch.Tensor) -> dict[str, torch.Tensor]:
+        """The training losses with the latent mean instead of a draw, so they are deterministic."""
+        return self.losses(x, sample_latent=False)
+
+    @torch.no_grad()
+    def sample(self, n: int, generator: torch.Generator | None = None) -> torch.Tensor:
+        device = self.to_latent.weight.device
+        return self.decode(noise((n, *self.latent_shape), device, generator))
+
+    @torch.no_grad()
+    def reconstruct(self, x: torch.Tensor) -> torch.Tensor:
+        """Through the latent mean and back: ``[B, C, F]`` → ``[B, C, F]``."""
+        return self.decode(self.encode(x)[0])
+
+    def extra_repr(self) -> str:
+        return f"shape={list(self.shape)}, factors={self.factors}, latent={list(self.latent_shape)}"
