@@ -11,8 +11,9 @@ from pathlib import Path
 
 
 @contextmanager
-def atomic_file(final: Path) -> Iterator[Path]:
+def atomic_file(final: Path | str) -> Iterator[Path]:
     """Yield a temporary path beside ``final``; on success it replaces ``final`` in one rename."""
+    final = Path(final)
     final.parent.mkdir(parents=True, exist_ok=True)
     fd, name = tempfile.mkstemp(prefix=f".tmp-{final.stem}-", suffix=final.suffix, dir=final.parent)
     os.close(fd)
