@@ -13,6 +13,7 @@ from audiozoo import api
 from audiozoo.data.audio import write_audio
 from audiozoo.errors import AudiozooError, unknown
 from audiozoo.overrides import apply_preset, parse_overrides, split_namespaces
+from audiozoo.plots import save_spectrograms
 from audiozoo.plugins import host
 
 KINDS = {"models": "models", "reprs": "representations", "representations": "representations",
@@ -122,8 +123,6 @@ def roundtrip(args: tuple[str, ...]) -> None:
     picture = out.with_suffix(".png")
     write_audio(out, result.decoded.numpy(), data.sample_rate)
     write_audio(reference, result.original.numpy(), data.sample_rate)
-    from audiozoo.plots import save_spectrograms
-
     save_spectrograms(picture, {f"input at {data.sample_rate} Hz": result.original.numpy(),
                                 f"{repr_name} round trip": result.decoded.numpy()}, data.sample_rate)
 
