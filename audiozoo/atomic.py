@@ -9,6 +9,10 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
+_UMASK = os.umask(0)
+os.umask(_UMASK)
+"""The process's umask: temporary files are created owner-only, final ones get the usual mode."""
+
 
 @contextmanager
 def atomic_file(final: Path | str) -> Iterator[Path]:
@@ -17,6 +21,7 @@ def atomic_file(final: Path | str) -> Iterator[Path]:
     final.parent.mkdir(parents=True, exist_ok=True)
     fd, name = tempfile.mkstemp(prefix=f".tmp-{final.stem}-", suffix=final.suffix, dir=final.parent)
     os.close(fd)
+    os.chmod(name, 0o666 & ~_UMASK)
     tmp = Path(name)
     try:
         yield tmp
@@ -32,6 +37,7 @@ def atomic_dir(final: Path, fill: Callable[[Path], None]) -> None:
     """
     final.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=f".tmp-{final.name}-", dir=final.parent))
+    os.chmod(tmp, 0o777 & ~_UMASK)
     try:
         fill(tmp)
         try:

@@ -1,4 +1,4 @@
-"""The ``audiozoo`` command: list, plugins, prepare, roundtrip. Arguments are ``key=value`` pairs."""
+"""The ``audiozoo`` command: list, plugins, prepare, roundtrip, run, generate, reconstruct, bench, report."""
 
 from __future__ import annotations
 
@@ -204,6 +204,51 @@ def reconstruct(run_dir: str, args: tuple[str, ...]) -> None:
         clips.append(np.pad(wave, (0, length - len(wave))))
     paths = write_reconstructions(Path(str(options["out"])), loaded.model, loaded.representation, np.stack(clips))
     click.echo(f"wrote {len(files)} input/reconstruction pairs and {paths[-1]}")
+
+
+@cli.command(context_settings={"ignore_unknown_options": True})
+@click.argument("args", nargs=-1)
+def bench(args: tuple[str, ...]) -> None:
+    """Train and compare every model × representation: [models=PATTERNS] [reprs=PATTERNS] [data=NAME] [name=NAME] [KEY=VALUE ...].
+
+    PATTERNS are names or wildcards, comma-separated (models=vae_* reprs=mel,stft). Every cell
+    gets the same data, split, seed and budget (the default preset's, or epochs=, max_seconds=,
+    preset=, any run setting). Cells are run directories under RUNS_DIR/NAME (runs/bench); the
+    tables and report.html go there too. Run the same command again to continue after a stop.
+    """
+    from audiozoo.bench.matrix import BenchInterrupted
+    from audiozoo.bench.matrix import bench as run_bench
+
+    overrides = parse_overrides(args)
+    try:
+        cells, files = run_bench(echo=click.echo, **overrides)
+    except BenchInterrupted as err:
+        raise click.ClickException(f"{err}: checkpoint saved; run the same command to continue") from None
+    done = sum(c.status == "done" for c in cells)
+    click.echo(f"bench finished: {done} of {len(cells)} cells done" + ("" if done == len(cells) else " (see the error column)"))
+    _echo_files(files)
+
+
+@cli.command(context_settings={"ignore_unknown_options": True})
+@click.argument("args", nargs=-1)
+def report(args: tuple[str, ...]) -> None:
+    """Comparison tables and a page to listen to from run directories: RUN_DIR... [out=DIR] [pivot=METRIC].
+
+    Any runs will do (bench cells, or separate audiozoo run jobs merged here); figures come
+    from each run's evaluation.json where bench wrote one.
+    """
+    from audiozoo.report import build_report
+
+    runs = [Path(a) for a in args if not _is_override(a)]
+    if not runs:
+        raise AudiozooError("give at least one run directory: audiozoo report RUN_DIR... [out=DIR] [pivot=METRIC]")
+    options = _options(tuple(a for a in args if _is_override(a)), {"out": "report", "pivot": None})
+    _echo_files(build_report(runs, Path(str(options["out"])), options["pivot"]))
+
+
+def _echo_files(files: dict[str, Path]) -> None:
+    for label, path in files.items():
+        click.echo(f"  {label:<16} {path}")
 
 
 def _options(args: tuple[str, ...], defaults: dict[str, Any]) -> dict[str, Any]:

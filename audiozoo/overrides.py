@@ -37,17 +37,19 @@ def parse_overrides(args: Iterable[str]) -> dict[str, Any]:
     return out
 
 
-def apply_preset(overrides: Mapping[str, Any], presets: Mapping[str, Mapping[str, Any]]) -> dict[str, Any]:
+def apply_preset(overrides: Mapping[str, Any], presets: Mapping[str, Mapping[str, Any]],
+                 default: str | None = None) -> dict[str, Any]:
     """Expand ``preset=NAME`` into its overrides; the user's own overrides still win.
 
     A preset may hold a ``models`` table of per-model overrides (``[presets.seed.models.gan]``),
-    applied when that model is chosen. Without ``preset=``, a preset named ``default`` applies
-    where registry.toml has one.
+    applied when that model is chosen. Without ``preset=``, the preset named ``default`` applies
+    where registry.toml has one (training uses ``default="default"``: its budget is no
+    setting of ``prepare``).
     """
     overrides = dict(overrides)
     name = overrides.pop("preset", None)
-    if name is None and "default" in presets:
-        name = "default"
+    if name is None and default in presets:
+        name = default
     if name is None:
         return overrides
     if name not in presets:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from importlib.resources import files
 from pathlib import Path
 
@@ -13,6 +14,7 @@ from audiozoo.data.audio import load_clip
 
 SAMPLE_RATE = 3150
 HALF_CLIP = 45675  # half of a 29 s clip at 3150 Hz, the report's waveform length
+HERE = Path(__file__).resolve().parent
 
 
 def embedded_audio_files() -> list[Path]:
@@ -66,3 +68,22 @@ def make_distribution(site: Path, name: str, entry_points: dict[str, str], modul
     lines = "".join(f"{k} = {v}\n" for k, v in entry_points.items())
     (info / "entry_points.txt").write_text(f"[audiozoo]\n{lines}")
     return site
+
+
+@pytest.fixture
+def tiny(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
+    """The tiny test-double model installed as a plugin (for child processes too), a small folder
+    dataset, and run settings using both."""
+    import audiozoo.plugins
+
+    site = make_distribution(tmp_path / "site", "audiozoo-tiny", {"tiny": "tiny_model"},
+                             {"tiny_model": (HERE / "tiny_model.py").read_text()})
+    monkeypatch.syspath_prepend(str(site))
+    monkeypatch.setenv("PYTHONPATH", os.pathsep.join(filter(None, [str(site), os.environ.get("PYTHONPATH")])))
+    monkeypatch.setattr(audiozoo.plugins, "_host", None)
+    for i in range(6):
+        write_music(tmp_path / "music" / f"piece{i}.wav", 1.2, 8000, seed=i)
+    yield {"model": "tiny", "repr": "mel", "data": "folder", "data.root": str(tmp_path / "music"),
+           "data.clip_seconds": 1.0, "epochs": 3, "batch_size": 4, "samples": 2, "device": "cpu",
+           "runs_dir": str(tmp_path / "runs")}
+    audiozoo.plugins._host = None

@@ -48,6 +48,14 @@ def test_presets_expand_and_user_overrides_win():
         apply_preset({"preset": "smal"}, presets)
 
 
+def test_a_default_preset_applies_only_where_asked_and_per_model():
+    presets = {"default": {"epochs": 1000, "models": {"gan": {"batch_size": 10}}}}
+    assert apply_preset({"model": "gan"}, presets) == {"model": "gan"}
+    assert apply_preset({"model": "gan"}, presets, default="default") == {"epochs": 1000, "batch_size": 10,
+                                                                          "model": "gan"}
+    assert apply_preset({"model": "vae", "epochs": 2}, presets, default="default") == {"epochs": 2, "model": "vae"}
+
+
 @dataclass
 class Settings:
     n_fft: int = 512

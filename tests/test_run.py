@@ -11,29 +11,11 @@ import torch
 from click.testing import CliRunner
 
 import audiozoo
-import audiozoo.plugins
 from audiozoo.cli import cli
 from audiozoo.errors import AudiozooError
 from audiozoo.train.run import load_run, run
 from audiozoo.train.trainer import TrainingDiverged, TrainingInterrupted
-from conftest import make_distribution, write_music
-
-HERE = Path(__file__).resolve().parent
-
-
-@pytest.fixture
-def tiny(tmp_path, monkeypatch):
-    """The tiny model installed as a plugin, a small folder dataset, and run settings using both."""
-    site = make_distribution(tmp_path / "site", "audiozoo-tiny", {"tiny": "tiny_model"},
-                             {"tiny_model": (HERE / "tiny_model.py").read_text()})
-    monkeypatch.syspath_prepend(str(site))
-    monkeypatch.setattr(audiozoo.plugins, "_host", None)
-    for i in range(6):
-        write_music(tmp_path / "music" / f"piece{i}.wav", 1.2, 8000, seed=i)
-    yield {"model": "tiny", "repr": "mel", "data": "folder", "data.root": str(tmp_path / "music"),
-           "data.clip_seconds": 1.0, "epochs": 3, "batch_size": 4, "samples": 2, "device": "cpu",
-           "runs_dir": str(tmp_path / "runs")}
-    audiozoo.plugins._host = None
+from conftest import write_music
 
 
 def losses(path: Path) -> list[float]:
@@ -162,3 +144,10 @@ def test_two_processes_follow_the_one_process_curve(tiny, tmp_path):
     one, two = curves
     assert len(one) == len(two) == 18
     assert all(abs(a - b) <= 0.02 * a for a, b in zip(one, two)), (one, two)
+
+
+def test_time_budget_stops_training_and_counts_every_session(tiny):
+    result = run(progress=False, **{**tiny, "epochs": 100_000, "max_seconds": 0.5})
+    assert 0 < result.progress.step < 100_000 and result.progress.seconds >= 0.5
+    again = run(resume=result.path, progress=False)  # the budget is spent: resuming trains no further
+    assert again.progress.step == result.progress.step

@@ -15,6 +15,7 @@ class TinyConfig(ModelConfig):
     lr: float = 1e-2
     fail_at: int = 0  # raise KeyboardInterrupt (interrupt) or return NaN at this step; 0: never
     fail_with: str = "interrupt"
+    fail_channels: int = 0  # raise ValueError in training on a representation with this many channels
 
 
 class TinyAE(GenerativeModel):
@@ -35,6 +36,8 @@ class TinyAE(GenerativeModel):
 
     def training_step(self, x, optimizers):
         self.calls += 1
+        if self.shape[0] == self.config.fail_channels:
+            raise ValueError(f"tiny refuses {self.shape[0]} channels")
         if self.calls == self.config.fail_at and self.config.fail_with == "interrupt":
             raise KeyboardInterrupt
         noisy = x + 0.1 * torch.randn_like(x)  # uses the global RNG, which resume must restore

@@ -80,7 +80,8 @@ class Run:
 def resolve(overrides: dict[str, Any]) -> dict[str, dict[str, Any]]:
     """``key=value`` overrides → every setting of the run, resolved, as the tables of config.toml."""
     train_keys = setting_names(TrainConfig)
-    groups = split_namespaces(apply_preset(overrides, host().presets), (*PLUGIN_KEYS, *train_keys))
+    groups = split_namespaces(apply_preset(overrides, host().presets, default="default"),
+                              (*PLUGIN_KEYS, *train_keys))
     names = {key: groups.get(key, {}).pop("", None) for key in PLUGIN_KEYS}
     if names["model"] is None:
         raise AudiozooError(f"which model? add model=NAME; choose from: {', '.join(api.list_models())}")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 from typing import Any
 
@@ -21,10 +22,15 @@ def _literal(value: Any) -> str:
     return json.dumps(str(value))  # a JSON string is a valid TOML basic string
 
 
+def _key(key: str) -> str:
+    """A bare key where TOML allows one; dotted override names (``data.root``) are quoted."""
+    return key if re.fullmatch(r"[A-Za-z0-9_-]+", key) else json.dumps(key)
+
+
 def write_toml(path: Path, tables: dict[str, dict[str, Any]], header: str = "") -> None:
     """``{"run": {...}, "model": {...}}`` → one ``[table]`` each, scalars and lists only."""
     lines = [f"# {line}" for line in header.splitlines()]
     for table, values in tables.items():
-        lines += ["", f"[{table}]"] + [f"{key} = {_literal(value)}" for key, value in values.items()]
+        lines += ["", f"[{table}]"] + [f"{_key(key)} = {_literal(value)}" for key, value in values.items()]
     with atomic_file(path) as tmp:
         tmp.write_text("\n".join(lines).lstrip() + "\n")

@@ -59,7 +59,10 @@ def train(
     ``config.batch_size`` is the global batch: under torchrun each rank takes its shard of it.
     """
     steps_per_epoch = math.ceil(data.shape[0] / config.batch_size)
-    bar = tqdm(total=config.epochs * steps_per_epoch, initial=progress.step, unit="step", desc=f"{model.name}",
+    # Under a time budget the epoch count is only a cap, so the bar counts steps against the clock.
+    timed = bool(config.max_seconds)
+    bar = tqdm(total=None if timed else config.epochs * steps_per_epoch, initial=progress.step, unit="step",
+               desc=f"{model.name} ({config.max_seconds:g} s budget)" if timed else model.name,
                disable=not show_progress or distributed.rank() > 0, dynamic_ncols=True)
     started, offset = time.perf_counter(), progress.seconds
     model.train()
@@ -67,6 +70,10 @@ def train(
         while progress.epoch < config.epochs:
             order = batch_order(data.shape[0], config.batch_size, config.seed, progress.epoch)
             for index in order[progress.batch :]:
+                # The budget counts every session of the run; rank 0's clock decides, so all ranks stop together.
+                if config.max_seconds and distributed.broadcast(
+                        offset + time.perf_counter() - started >= config.max_seconds):
+                    return progress
                 step_losses = model.training_step(data[distributed.shard(index)], optimizers)
                 losses = distributed.mean_across_ranks({k: float(v) for k, v in step_losses.items()})
                 bad = [k for k, v in losses.items() if not math.isfinite(v)]
@@ -86,9 +93,6 @@ def train(
                 bar.set_postfix(epoch=progress.epoch + 1, **{k: f"{v:.4g}" for k, v in losses.items()})
                 if progress.step % config.checkpoint_every == 0:
                     checkpoint(progress)
-                # Rank 0's clock decides, so every rank stops at the same step.
-                if config.max_seconds and distributed.broadcast(time.perf_counter() - started >= config.max_seconds):
-                    return progress
             progress.epoch += 1
             progress.batch = 0
         return progress

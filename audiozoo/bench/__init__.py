@@ -1,0 +1,1 @@
+"""`audiozoo bench`: every selected model × representation cell trained, evaluated and tabled alike."""

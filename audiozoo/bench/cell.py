@@ -1,0 +1,72 @@
+"""One bench cell in its own process: train (or continue) the run, evaluate it, write evaluation.json.
+
+A process per cell gives each cell its own peak-memory figure and keeps one cell's crash
+(or a CUDA out-of-memory) from taking the others down. Run by :mod:`audiozoo.bench.matrix` as
+``python -m audiozoo.bench.cell CELL_DIR OVERRIDES_JSON``.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+import sys
+import traceback
+from pathlib import Path
+from typing import Any
+
+from audiozoo import api
+from audiozoo.atomic import atomic_file
+from audiozoo.bench.evaluate import evaluate, metrics_for
+from audiozoo.data.prepare import prepare
+from audiozoo.report.cells import EVALUATION
+from audiozoo.train.run import CHECKPOINTS, run
+from audiozoo.train.trainer import TrainingInterrupted
+
+INTERRUPTED = 130
+"""Exit code after Ctrl-C (the shell's 128 + SIGINT): the checkpoint is saved, the cell is not done."""
+
+
+def write_evaluation(cell_dir: Path, evaluation: dict[str, Any]) -> None:
+    """evaluation.json, atomically, with paths relative to the cell (the folder may move)."""
+    def relative(value: Any) -> Any:
+        if isinstance(value, Path):
+            return value.relative_to(cell_dir).as_posix()
+        if isinstance(value, dict):
+            return {k: relative(v) for k, v in value.items()}
+        if isinstance(value, list):
+            return [relative(v) for v in value]
+        return value
+
+    with atomic_file(cell_dir / EVALUATION) as tmp:
+        tmp.write_text(json.dumps(relative(evaluation), indent=1))
+
+
+def failed(model: str, repr_: str, data: str, error: str) -> dict[str, Any]:
+    return {"model": model, "repr": repr_, "data": data, "status": "failed", "error": error}
+
+
+def run_cell(cell_dir: Path, overrides: dict[str, Any]) -> int:
+    """Train and evaluate; a failure is recorded in evaluation.json, not raised (the bench goes on)."""
+    try:
+        if (cell_dir / CHECKPOINTS / "latest.pt").is_file():
+            result = run(resume=cell_dir)  # an interrupted cell continues; a finished one trains no further
+        else:
+            shutil.rmtree(cell_dir, ignore_errors=True)  # stopped before its first checkpoint: start afresh
+            result = run(runs_dir=str(cell_dir.parent), name=cell_dir.name, **overrides)
+        settings = result.settings
+        data = prepare(api.get_dataset(settings["run"]["data"], **settings["data"]), progress=False)  # cached
+        evaluation = evaluate(result, data, metrics_for(result.representation.sample_rate))
+    except TrainingInterrupted:
+        return INTERRUPTED
+    except Exception as err:  # noqa: BLE001 - any failure of one cell is that cell's result
+        traceback.print_exc()
+        error = f"{type(err).__name__}: {err}".splitlines()[0]
+        cell_dir.mkdir(parents=True, exist_ok=True)
+        write_evaluation(cell_dir, failed(overrides["model"], overrides["repr"], overrides.get("data", ""), error))
+        return 1
+    write_evaluation(cell_dir, evaluation)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(run_cell(Path(sys.argv[1]), json.loads(sys.argv[2])))

@@ -1,0 +1,132 @@
+"""One bench cell's figures, all measured on decoded audio so every representation is judged alike.
+
+Generation metrics compare the model's samples with one half of the held-out files (split by
+file); the other half, scored the same way, gives the *reference*: what a perfect generator
+(new real music) would reach with the same number of clips. Reconstruction metrics run on every
+held-out clip, beside the *ceiling*: the representation's own round trip with no model.
+"""
+
+from __future__ import annotations
+
+import math
+import resource
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+from audiozoo import api
+from audiozoo.data.audio import write_audio
+from audiozoo.data.prepare import PreparedData
+from audiozoo.metric import Metric
+from audiozoo.plots import save_spectrograms
+from audiozoo.report.cells import standard_media
+from audiozoo.train.outputs import PANELS, read_metrics
+from audiozoo.train.run import METRICS, Run
+
+BATCH = 8
+"""Clips per forward pass when reconstructing and scoring: bounds memory on long clips."""
+
+
+def split_by_file(data: PreparedData, indices: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Segment indices in two parts with no file in both (halves of one piece are alike)."""
+    files = sorted(set(data.segment_file[indices].tolist()))
+    second = set(files[1::2])
+    in_second = np.array([f in second for f in data.segment_file[indices]], dtype=bool)
+    return indices[~in_second], indices[in_second]
+
+
+def final_losses(run_dir: Path) -> dict[str, float]:
+    """Each loss averaged over the last epoch logged: one step's value is too noisy to compare."""
+    records = read_metrics(run_dir / METRICS)
+    if not records:
+        return {}
+    last = [r for r in records if r["epoch"] == records[-1]["epoch"]]
+    keys = [k for k in last[0] if k not in ("step", "epoch", "lr", "seconds")]
+    return {k: float(np.mean([r[k] for r in last])) for k in keys}
+
+
+def peak_memory() -> dict[str, float]:
+    """Peak resident memory of this process (the cell runs in its own), and CUDA's peak when used."""
+    figures = {"peak_memory_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}
+    if torch.cuda.is_available() and torch.cuda.is_initialized():
+        figures["peak_gpu_memory_mb"] = torch.cuda.max_memory_allocated() / 2**20
+    return figures
+
+
+def _batched(fn, *clips: torch.Tensor) -> torch.Tensor:
+    return torch.cat([fn(*(c[i : i + BATCH] for c in clips)) for i in range(0, len(clips[0]), BATCH)])
+
+
+def _write_clips(folder: Path, stem: str, waves: np.ndarray, sample_rate: int, label: str) -> dict[str, Any]:
+    wavs = []
+    for i, wave in enumerate(waves):
+        wavs.append(folder / f"{stem}_{i:02d}.wav")
+        write_audio(wavs[-1], wave, sample_rate)
+    png = folder / f"{stem}.png"
+    save_spectrograms(png, {f"{label} {i}": w for i, w in enumerate(waves[:PANELS])}, sample_rate)
+    return {"png": png, "wav": wavs}
+
+
+@torch.inference_mode()
+def evaluate(run: Run, data: PreparedData, metrics: list[Metric]) -> dict[str, Any]:
+    """Every figure of one trained cell (the fields of ``evaluation.json``); clips it plays are written beside."""
+    model, rep = run.model, run.representation
+    device = next(model.parameters()).device
+    train_idx, test_idx = data.split_indices()
+    reference_idx, stand_in_idx = split_by_file(data, test_idx)
+    if not len(reference_idx) or not len(stand_in_idx):
+        raise ValueError("bench needs at least two held-out files (use more files or a larger data.test_fraction)")
+    clips = lambda idx: torch.as_tensor(np.asarray(data.segments[idx]))  # noqa: E731
+    reference, stand_in, train = clips(reference_idx), clips(stand_in_idx), clips(train_idx)
+    test = torch.cat((reference, stand_in))
+
+    run.sample(1)  # warm-up: first calls pay for allocation and kernel selection
+    started = time.perf_counter()
+    samples = run.sample(len(stand_in), seed=run.progress.step)
+    seconds = time.perf_counter() - started
+    audio_seconds = samples.numel() / rep.sample_rate
+
+    scores: dict[str, float] = {}
+    reference_scores: dict[str, float] = {}
+    ceiling: dict[str, float] = {}
+    roundtrip = _batched(lambda w: rep.decode(rep.encode(w.to(device)), length=w.shape[1]).cpu(), test)
+    rebuilt = _batched(run.reconstruct, test) if model.can_reconstruct else None
+    for metric in metrics:
+        if metric.task == "generation":
+            scores[metric.name] = float(metric(reference, samples, train=train))
+            reference_scores[metric.name] = float(metric(reference, stand_in, train=train))
+        elif rebuilt is not None:
+            scores[metric.name] = float(_batched(metric, test, rebuilt).mean())
+        if metric.task == "reconstruction":
+            ceiling[metric.name] = float(_batched(metric, test, roundtrip).mean())
+
+    config = run.settings["run"]
+    examples = run.progress.epoch * len(train_idx) + min(run.progress.batch * config["batch_size"], len(train_idx))
+    folder = run.path / "evaluation"
+    folder.mkdir(exist_ok=True)
+    shown = reference[:PANELS].numpy()  # test starts with these, so the round trips below are theirs
+    return {
+        "model": config["model"], "repr": config["repr"], "data": config["data"], "status": "done", "error": None,
+        "parameters": sum(p.numel() for p in model.parameters() if p.requires_grad),
+        "train_seconds": run.progress.seconds,
+        "examples_per_second": examples / run.progress.seconds if run.progress.seconds else math.nan,
+        "epochs": run.progress.epoch, "steps": run.progress.step,
+        "losses": final_losses(run.path),
+        "generation_x_realtime": audio_seconds / seconds,
+        **peak_memory(),
+        "metrics": scores, "reference": reference_scores, "ceiling": ceiling,
+        "metric_info": {m.name: {"task": m.task, "higher_is_better": m.higher_is_better, "unit": m.unit}
+                        for m in metrics},
+        "media": {**standard_media(run.path),
+                  "real": _write_clips(folder, "real", shown, rep.sample_rate, "real (held out)"),
+                  "roundtrip": _write_clips(folder, "roundtrip", roundtrip[: len(shown)].numpy(), rep.sample_rate,
+                                            f"{config['repr']} round trip")},
+    }
+
+
+def metrics_for(sample_rate: int) -> list[Metric]:
+    """Every registered metric, at the cell's sample rate: a metric plugin joins every table."""
+    return [api.get_metric(name, sample_rate=sample_rate) for name in api.list_metrics()]

@@ -1,0 +1,38 @@
+"""`audiozoo report`: comparison tables and a page to listen to, from any set of run directories."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from audiozoo.report.cells import Cell, find_run_dirs, read_cell
+from audiozoo.report.page import write_page
+from audiozoo.report.tables import pivot_table, results_table
+from audiozoo.report.text import write_csv, write_markdown
+
+__all__ = ["build_report"]
+
+
+def build_report(run_dirs: list[Path], out: Path, pivot: str | None = None) -> dict[str, Path]:
+    """Write ``results.csv``, ``results.md`` and ``report.html`` into ``out`` from run directories
+    (or folders of them, such as a bench's); ``pivot`` picks the metric of the model ×
+    representation grid (default: the first generation metric). Returns the paths written."""
+    cells = [read_cell(path) for path in find_run_dirs(run_dirs)]
+    tables = [results_table(cells)]
+    if (grid := pivot_table(cells, pivot)) is not None:
+        tables.append(grid)
+    out = Path(out)
+    written = {"csv": out / "results.csv", "md": out / "results.md", "html": out / "report.html"}
+    summary = _summary(cells)
+    write_csv(written["csv"], tables[0])
+    write_markdown(written["md"], tables, summary)
+    write_page(written["html"], cells, tables, summary)
+    return written
+
+
+def _summary(cells: list[Cell]) -> str:
+    failed = sum(c.failed for c in cells)
+    def names(attr: str) -> str:
+        return ", ".join(dict.fromkeys(getattr(c, attr) for c in cells))
+
+    return (f"{len(cells)} cells ({failed} failed) · data: {names('data')} · models: {names('model')}"
+            f" · representations: {names('repr')}")

@@ -1,0 +1,144 @@
+"""Reading bench cells: one run directory (config.toml, evaluation.json, media files) → one :class:`Cell`.
+
+The layout is the contract between ``audiozoo bench`` (writer) and the report (reader); a plain
+``audiozoo run`` directory without evaluation.json is still a cell, with blank figures, and its
+media found where ``audiozoo run`` leaves them.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from audiozoo.errors import AudiozooError
+from audiozoo.train.run import CHECKPOINTS, CONFIG, read_settings
+
+EVALUATION = "evaluation.json"
+MEDIA_KINDS = ("losses", "samples", "reconstructions", "real", "roundtrip")
+"""Media keys of evaluation.json, in the order the page shows them."""
+
+
+@dataclass(frozen=True)
+class Media:
+    """A spectrogram picture and its clips; each clip is one file, or an (input, output) pair."""
+
+    png: Path | None = None
+    clips: tuple[tuple[Path, ...], ...] = ()
+
+
+@dataclass
+class Cell:
+    """What the report knows of one run: names, status, figures and media (absolute paths)."""
+
+    path: Path
+    model: str
+    repr: str
+    data: str
+    status: str
+    error: str | None = None
+    parameters: int | None = None
+    train_seconds: float | None = None
+    examples_per_second: float | None = None
+    generation_x_realtime: float | None = None
+    peak_memory_mb: float | None = None
+    losses: dict[str, float] = field(default_factory=dict)
+    metrics: dict[str, float] = field(default_factory=dict)
+    reference: dict[str, float] = field(default_factory=dict)
+    ceiling: dict[str, float] = field(default_factory=dict)
+    metric_info: dict[str, dict[str, Any]] = field(default_factory=dict)
+    media: dict[str, Media] = field(default_factory=dict)
+
+    @property
+    def name(self) -> str:
+        return self.path.name
+
+    @property
+    def failed(self) -> bool:
+        return self.status != "done"
+
+
+def find_run_dirs(paths: list[Path]) -> list[Path]:
+    """Run directories named directly, or found one level inside a folder (a bench's output)."""
+    found: list[Path] = []
+    for path in paths:
+        path = Path(path).absolute()  # named by the folder even when given as "."
+        if (path / CONFIG).is_file():
+            found.append(path)
+        elif path.is_dir() and (inside := sorted(p.parent for p in path.glob(f"*/{CONFIG}"))):
+            found.extend(inside)
+        else:
+            raise AudiozooError(f"not a run directory (no {CONFIG}) nor a folder of them: {path}")
+    if not found:
+        raise AudiozooError("no cells to report: give run directories or a folder of them")
+    return found
+
+
+def read_cell(run_dir: Path) -> Cell:
+    """One run directory as a :class:`Cell`; evaluation.json when present, else the run's own files."""
+    run = read_settings(run_dir).get("run", {})
+    if not all(isinstance(run.get(key), str) for key in ("model", "repr", "data")):
+        raise AudiozooError(f"{run_dir / CONFIG} does not name the model, repr and data in its [run] table")
+    cell = Cell(run_dir, run["model"], run["repr"], run["data"], status="done")
+    evaluation = _read_evaluation(run_dir / EVALUATION)
+    if evaluation is None:
+        if not (run_dir / CHECKPOINTS / "latest.pt").is_file():
+            cell.status, cell.error = "failed", "no checkpoint: training did not finish"
+        cell.media = _media(run_dir, standard_media(run_dir))
+        return cell
+    for key in ("status", "error", "parameters", "train_seconds", "examples_per_second",
+                "generation_x_realtime", "peak_memory_mb"):
+        if evaluation.get(key) is not None:
+            setattr(cell, key, evaluation[key])
+    for key in ("losses", "metrics", "reference", "ceiling", "metric_info"):
+        setattr(cell, key, {k: v for k, v in (evaluation.get(key) or {}).items() if v is not None})
+    cell.media = _media(run_dir, evaluation.get("media") or standard_media(run_dir))
+    return cell
+
+
+def _read_evaluation(path: Path) -> dict[str, Any] | None:
+    try:
+        return json.loads(path.read_text())
+    except FileNotFoundError:
+        return None
+    except (json.JSONDecodeError, UnicodeDecodeError) as err:
+        raise AudiozooError(f"cannot read {path}: {err}") from None
+
+
+def standard_media(run_dir: Path) -> dict[str, Any]:
+    """The media ``audiozoo run`` leaves in a run directory, in evaluation.json's ``media`` shape
+    (absolute paths; only what exists): what a plain run shows, and what a bench cell starts from."""
+    found: dict[str, Any] = {}
+    if (run_dir / "losses.png").is_file():
+        found["losses"] = run_dir / "losses.png"
+    if samples := sorted(run_dir.glob("samples/sample_*.wav")):
+        found["samples"] = {"png": run_dir / "samples" / "samples.png", "wav": samples}
+    if inputs := sorted(run_dir.glob("reconstructions/clip_*.input.wav")):
+        found["reconstructions"] = {
+            "png": run_dir / "reconstructions" / "reconstructions.png",
+            "wav": [[p, p.with_name(p.name.replace(".input.", ".reconstruction."))] for p in inputs]}
+    return found
+
+
+def _media(run_dir: Path, media: dict[str, Any]) -> dict[str, Media]:
+    """``media`` (paths relative to ``run_dir``, or absolute) as :class:`Media`; missing files are left out."""
+    def existing(rel: str | Path | None) -> Path | None:
+        return run_dir / rel if rel and (run_dir / rel).is_file() else None
+
+    out = {}
+    for kind in MEDIA_KINDS:
+        entry = media.get(kind)
+        if isinstance(entry, (str, Path)):
+            entry = {"png": entry}
+        if not entry:
+            continue
+        clips = []
+        for clip in entry.get("wav", []):
+            files = [existing(rel) for rel in ([clip] if isinstance(clip, (str, Path)) else clip)]
+            if all(files):
+                clips.append(tuple(files))
+        found = Media(existing(entry.get("png")), tuple(clips))
+        if found.png or found.clips:
+            out[kind] = found
+    return out

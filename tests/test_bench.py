@@ -1,0 +1,75 @@
+"""`audiozoo bench`: cells as run directories, the same settings for all, failures kept, re-runs resume."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from click.testing import CliRunner
+
+from audiozoo.bench.cell import INTERRUPTED, run_cell
+from audiozoo.bench.matrix import Cell, bench
+from audiozoo.cli import cli
+from conftest import write_music
+
+
+@pytest.fixture
+def settings(tiny, tmp_path):
+    """The tiny model on a folder of 10 pieces (2 held out: the bench splits them by file)."""
+    for i in range(6, 10):
+        write_music(tmp_path / "music" / f"piece{i}.wav", 1.2, 8000, seed=i)
+    return {k: v for k, v in tiny.items() if k not in ("model", "repr")} | {"epochs": 2}
+
+
+def evaluation(cell: Cell) -> dict:
+    return json.loads((cell.path / "evaluation.json").read_text())
+
+
+def test_bench_runs_every_cell_alike_and_records_failures(settings, tmp_path):
+    lines: list[str] = []
+    cells, files = bench(models="tiny", reprs="waveform,mel", echo=lines.append,
+                         **settings, **{"model.fail_channels": 1})  # the waveform cell (1 channel) fails
+    assert [(c.model, c.repr, c.status) for c in cells] == [("tiny", "mel", "done"), ("tiny", "waveform", "failed")]
+    done, failed = evaluation(cells[0]), evaluation(cells[1])
+    assert failed["error"] == "ValueError: tiny refuses 1 channels"
+    assert done["steps"] == 8 and done["parameters"] > 0 and done["generation_x_realtime"] > 0
+    assert done["peak_memory_mb"] > 50
+    assert {"snr", "spectral_convergence"} <= set(done["metrics"]) <= set(done["metric_info"])
+    assert set(done["ceiling"]) == {m for m, i in done["metric_info"].items() if i["task"] == "reconstruction"}
+    assert set(done["reference"]) == {m for m, i in done["metric_info"].items() if i["task"] == "generation"}
+    for role in ("real", "roundtrip", "samples", "reconstructions"):
+        assert (cells[0].path / done["media"][role]["png"]).is_file()
+    config = (cells[0].path / "config.toml").read_text()
+    assert "epochs = 2" in config and 'repr = "mel"' in config
+    assert {"results.csv", "results.md", "report.html"} <= {p.name for p in files.values()}
+
+    # The same command again: finished cells are skipped, the failed one is retried.
+    before = (cells[0].path / "evaluation.json").stat().st_mtime_ns
+    lines.clear()
+    bench(models="tiny", reprs="waveform,mel", echo=lines.append, **settings, **{"model.fail_channels": 1})
+    assert lines[0] == "[1/2] tiny × mel: done before, skipped" and lines[1] == "[2/2] tiny × waveform (retrying)"
+    assert (cells[0].path / "evaluation.json").stat().st_mtime_ns == before
+
+
+def test_an_interrupted_cell_continues_from_its_checkpoint(settings, tmp_path):
+    cell = Cell("tiny", "mel", tmp_path / "bench" / "tiny-mel")
+    overrides = {**settings, "model": "tiny", "repr": "mel", "model.fail_at": 7}
+    overrides.pop("runs_dir")
+    assert run_cell(cell.path, overrides) == INTERRUPTED
+    assert cell.status == "pending" and (cell.path / "checkpoints" / "latest.pt").is_file()
+    assert run_cell(cell.path, overrides) == 0
+    assert cell.status == "done" and evaluation(cell)["steps"] == 8
+
+
+def test_bench_refuses_to_mix_settings_and_bad_patterns(settings):
+    runner = CliRunner()
+    args = [f"{k}={v}" for k, v in settings.items()]
+    first = runner.invoke(cli, ["bench", "models=tiny", "reprs=mel", *args])
+    assert first.exit_code == 0, first.output
+    assert "bench finished: 1 of 1 cells done" in first.output
+    again = runner.invoke(cli, ["bench", "models=tiny", "reprs=mel", *args, "epochs=3"])
+    assert again.exit_code == 2 and "was benched with other settings" in again.output
+    none = runner.invoke(cli, ["bench", "models=nothing*", *args])
+    assert none.exit_code == 2 and "no cell matches models=nothing*" in none.output
+    typo = runner.invoke(cli, ["bench", "models=tiny", "reprs=mel", *args, "model.nope=1"])
+    assert typo.exit_code == 2 and "nope" in typo.output
