@@ -10,7 +10,7 @@ from importlib.metadata import PackageNotFoundError, version
 from audiozoo.data.source import AudioSource, DataConfig
 from audiozoo.errors import AudiozooError
 from audiozoo.hookspecs import hookimpl
-from audiozoo.metric import Metric, MetricConfig
+from audiozoo.metric import GenerationMetric, Metric, MetricConfig
 from audiozoo.model import GenerativeModel, ModelConfig
 from audiozoo.representation import Representation, RepresentationConfig
 
@@ -39,6 +39,7 @@ __all__ = [
     "AudiozooError",
     "DataConfig",
     "GenerativeModel",
+    "GenerationMetric",
     "Metric",
     "MetricConfig",
     "ModelConfig",

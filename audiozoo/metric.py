@@ -15,8 +15,14 @@ class MetricConfig:
 
 
 class Metric(ABC):
-    """``metric(reference[B, T], estimate[B, T]) -> Tensor[B]`` for reconstruction metrics
-    (one figure per clip pair); generation metrics compare two sets and return a scalar."""
+    """A figure on waveforms at ``config.sample_rate``, batched, on whatever device they are on.
+
+    A reconstruction metric (``task = "reconstruction"``) is called
+    ``metric(reference[B, T], estimate[B, T]) -> Tensor[B]``: clip ``i`` of ``estimate`` is clip
+    ``i`` of ``reference`` after a round trip, so there is one figure per clip and the caller
+    chooses how to summarise them (mean, worst clip). A generation metric compares unpaired
+    sets instead: see :class:`GenerationMetric`.
+    """
 
     name: ClassVar[str]
     Config: ClassVar[type[MetricConfig]] = MetricConfig
@@ -30,3 +36,23 @@ class Metric(ABC):
     @abstractmethod
     def __call__(self, reference: torch.Tensor, estimate: torch.Tensor) -> torch.Tensor:
         """Both ``[B, T]`` waveforms at ``config.sample_rate``."""
+
+
+class GenerationMetric(Metric):
+    """``metric(reference[N, T], estimate[M, T], train=None) -> Tensor[]``: one figure for a set of samples.
+
+    Generated clips pair with no particular real clip, so a generation metric compares the two
+    sets as distributions and returns a scalar. ``reference`` is real audio the model never saw
+    (the test split): the same figure between two disjoint real sets is the floor a perfect
+    generator reaches. ``train`` (``[K, T]``, the training split) is only for metrics that check
+    memorisation, which need to know what the model saw; the others ignore it, so a caller may
+    always pass it.
+    """
+
+    task = "generation"
+
+    @abstractmethod
+    def __call__(
+        self, reference: torch.Tensor, estimate: torch.Tensor, train: torch.Tensor | None = None
+    ) -> torch.Tensor:
+        """Waveforms at ``config.sample_rate``; the result is a 0-dimensional tensor on ``reference``'s device."""

@@ -1,6 +1,15 @@
-"""Reconstruction metrics on decoded audio: signal-to-noise ratio and spectral convergence."""
+"""Reconstruction metrics on decoded audio: one figure per clip of what a round trip changed.
+
+Waveform metrics (snr, si_sdr) see phase; spectral ones (spectral_convergence, mrstft, lsd,
+mel_l1) do not, so a phase-free representation is judged by the latter. Every spectral metric
+uses the STFT of :func:`power_spectrogram` (periodic Hann window, hop a quarter of the window),
+whatever representation produced the audio.
+"""
 
 from __future__ import annotations
+
+from collections.abc import Callable
+from functools import lru_cache, partial
 
 import torch
 
@@ -9,11 +18,65 @@ from audiozoo import Metric, dsp, hookimpl
 TINY = 1e-12
 """Keeps a silent reference or a perfect estimate finite."""
 
+N_FFT = 512
+"""FFT size of the spectral metrics: 163 ms at 3150 Hz, the mel representation's default."""
+
+N_MELS = 64
+"""Mel bands of :func:`log_mel`: the mel representation's default, no empty filter at 3150 Hz."""
+
+TOP_DB = 80.0
+"""Dynamic range kept below each clip's peak in dB figures (librosa's default): near-silent bins
+would otherwise dominate a log-domain distance."""
+
+MRSTFT_SIZES = (128, 256, 512)
+"""Multi-resolution STFT window sizes: 41, 81 and 163 ms at 3150 Hz, i.e. Parallel WaveGAN's
+(512, 1024, 2048 at 24 kHz) scaled to this rate: short windows see onsets, long ones pitch."""
+
+
+@lru_cache(maxsize=16)
+def _window(n_fft: int, device: torch.device) -> torch.Tensor:
+    """Hann window on ``device``, built once per size and device rather than per call."""
+    return dsp.hann_window(n_fft).to(device)
+
+
+@lru_cache(maxsize=16)
+def _mel_basis(sample_rate: int, device: torch.device) -> torch.Tensor:
+    return torch.tensor(dsp.mel_filterbank(sample_rate, N_FFT, N_MELS, 0.0, None), device=device)
+
+
+def power_spectrogram(wave: torch.Tensor, n_fft: int = N_FFT) -> torch.Tensor:
+    """``[B, T]`` → STFT power ``[B, n_fft // 2 + 1, F]``, hop ``n_fft // 4``."""
+    return dsp.power(dsp.stft(wave, n_fft, n_fft // 4, _window(n_fft, wave.device)))
+
+
+def log_mel(wave: torch.Tensor, sample_rate: int, top_db: float = TOP_DB) -> torch.Tensor:
+    """``[B, T]`` → mel power in dB ``[B, N_MELS, F]``, ``top_db`` kept below each clip's peak (librosa's)."""
+    return dsp.power_to_db(_mel_basis(sample_rate, wave.device) @ power_spectrogram(wave), top_db)
+
 
 def _trimmed(reference: torch.Tensor, estimate: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
     """Both ``[B, T]`` as float32 on the reference's device, cut to the shorter length."""
     n = min(reference.shape[-1], estimate.shape[-1])
     return reference[..., :n].float(), estimate[..., :n].to(reference.device, torch.float32)
+
+
+def _paired(
+    reference: torch.Tensor, estimate: torch.Tensor, transform: Callable[[torch.Tensor], torch.Tensor]
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """``transform`` of both trimmed batches, computed as one batch (one STFT call instead of two)."""
+    reference, estimate = _trimmed(reference, estimate)
+    ref, est = transform(torch.cat((reference, estimate))).chunk(2)
+    return ref, est
+
+
+def _db_ratio(signal: torch.Tensor, noise: torch.Tensor) -> torch.Tensor:
+    """10·log10(signal / noise) of energies, finite for silence on either side."""
+    return 10.0 * torch.log10((signal + TINY) / (noise + TINY))
+
+
+def _convergence(ref: torch.Tensor, est: torch.Tensor) -> torch.Tensor:
+    """‖ref − est‖_F / ‖ref‖_F of magnitudes ``[B, bins, F]`` per clip."""
+    return torch.linalg.vector_norm(ref - est, dim=(-2, -1)) / (torch.linalg.vector_norm(ref, dim=(-2, -1)) + TINY)
 
 
 class Snr(Metric):
@@ -26,9 +89,24 @@ class Snr(Metric):
 
     def __call__(self, reference: torch.Tensor, estimate: torch.Tensor) -> torch.Tensor:
         reference, estimate = _trimmed(reference, estimate)
-        signal = reference.square().sum(-1)
-        noise = (reference - estimate).square().sum(-1)
-        return 10.0 * torch.log10((signal + TINY) / (noise + TINY))
+        return _db_ratio(reference.square().sum(-1), (reference - estimate).square().sum(-1))
+
+
+class SiSdr(Metric):
+    """Scale-invariant SDR per clip: SNR against the best-scaled reference, so a gain change costs nothing."""
+
+    name = "si_sdr"
+    task = "reconstruction"
+    higher_is_better = True
+    unit = "dB"
+
+    def __call__(self, reference: torch.Tensor, estimate: torch.Tensor) -> torch.Tensor:
+        reference, estimate = _trimmed(reference, estimate)
+        reference = reference - reference.mean(-1, keepdim=True)
+        estimate = estimate - estimate.mean(-1, keepdim=True)
+        scale = (reference * estimate).sum(-1, keepdim=True) / (reference.square().sum(-1, keepdim=True) + TINY)
+        target = scale * reference
+        return _db_ratio(target.square().sum(-1), (estimate - target).square().sum(-1))
 
 
 class SpectralConvergence(Metric):
@@ -37,22 +115,61 @@ class SpectralConvergence(Metric):
     name = "spectral_convergence"
     task = "reconstruction"
     higher_is_better = False
-    N_FFT = 512
-    HOP_LENGTH = 128
-
-    def __init__(self, config=None) -> None:
-        super().__init__(config)
-        self.window = dsp.hann_window(self.N_FFT)
 
     def __call__(self, reference: torch.Tensor, estimate: torch.Tensor) -> torch.Tensor:
-        reference, estimate = _trimmed(reference, estimate)
-        self.window = self.window.to(reference.device)  # no copy once it is there
-        both = dsp.magnitude(dsp.stft(torch.cat((reference, estimate)), self.N_FFT, self.HOP_LENGTH, self.window))
-        ref, est = both.chunk(2)
-        return torch.linalg.vector_norm(ref - est, dim=(-2, -1)) / (torch.linalg.vector_norm(ref, dim=(-2, -1)) + TINY)
+        ref, est = _paired(reference, estimate, power_spectrogram)
+        return _convergence(ref.sqrt(), est.sqrt())
+
+
+class MultiResolutionStft(Metric):
+    """Multi-resolution STFT distance per clip: spectral convergence + mean |Δ ln|S||, averaged over 3 window sizes."""
+
+    name = "mrstft"
+    task = "reconstruction"
+    higher_is_better = False
+
+    def __call__(self, reference: torch.Tensor, estimate: torch.Tensor) -> torch.Tensor:
+        return torch.stack([self._at(reference, estimate, n_fft) for n_fft in MRSTFT_SIZES]).mean(0)
+
+    @staticmethod
+    def _at(reference: torch.Tensor, estimate: torch.Tensor, n_fft: int) -> torch.Tensor:
+        ref, est = _paired(reference, estimate, partial(power_spectrogram, n_fft=n_fft))
+        # ln|S| = ½ ln |S|², floored at dsp.AMIN (-100 dB) so that silent bins stay finite
+        log_distance = (ref.clamp_min(dsp.AMIN).log() - est.clamp_min(dsp.AMIN).log()).abs().mean((-2, -1)) / 2
+        return _convergence(ref.sqrt(), est.sqrt()) + log_distance
+
+
+class LogSpectralDistance(Metric):
+    """Log-spectral distance per clip: RMS over frequency of the dB difference, averaged over frames."""
+
+    name = "lsd"
+    task = "reconstruction"
+    higher_is_better = False
+    unit = "dB"
+
+    def __call__(self, reference: torch.Tensor, estimate: torch.Tensor) -> torch.Tensor:
+        ref, est = _paired(reference, estimate, lambda wave: dsp.power_to_db(power_spectrogram(wave), TOP_DB))
+        return (ref - est).square().mean(-2).sqrt().mean(-1)
+
+
+class MelL1(Metric):
+    """Mean absolute difference of the log-mel spectrograms (64 bands, dB) per clip: spectral error on a mel scale."""
+
+    name = "mel_l1"
+    task = "reconstruction"
+    higher_is_better = False
+    unit = "dB"
+
+    def __call__(self, reference: torch.Tensor, estimate: torch.Tensor) -> torch.Tensor:
+        ref, est = _paired(reference, estimate, partial(log_mel, sample_rate=self.config.sample_rate))
+        return (ref - est).abs().mean((-2, -1))
 
 
 @hookimpl
 def register_metrics(register):
     register(Snr)
+    register(SiSdr)
     register(SpectralConvergence)
+    register(MultiResolutionStft)
+    register(LogSpectralDistance)
+    register(MelL1)

@@ -1,0 +1,307 @@
+"""Metrics on real music: every registered metric ranks a ladder of degradations of the embedded classical clips.
+
+The clips come through audiozoo's own pipeline: 5 s segments (four per file) at 3150 Hz, the
+files split in halves by the data's seeded hash: 32 files for training, 16 + 16 held out. The
+held-out halves are two disjoint sets of real music, so the figure between them is the floor
+a perfect generator reaches. The figures docs/metrics.md quotes:
+``pytest tests/test_metrics.py -k ladder -s``.
+"""
+
+from __future__ import annotations
+
+import functools
+import math
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import numpy as np
+import pytest
+import torch
+
+from audiozoo import AudiozooError, get_metric, list_metrics, prepare
+from audiozoo.data.prepare import held_out_files
+from audiozoo.metric import GenerationMetric, Metric
+from audiozoo.plugins import PluginHost, host
+from conftest import SAMPLE_RATE, make_distribution
+
+METRICS = list_metrics()
+"""Every registered metric: a new plugin is covered the moment it registers."""
+GENERATION = [name for name in METRICS if host().registry("metrics").get(name).task == "generation"]
+RECONSTRUCTION = [name for name in METRICS if host().registry("metrics").get(name).task == "reconstruction"]
+
+
+@dataclass(frozen=True)
+class Splits:
+    train: torch.Tensor  # [128, T]: 32 files × 4 segments
+    reference: torch.Tensor  # [64, T]: held-out files, first half
+    other: torch.Tensor  # [64, T]: held-out files, the other half
+
+
+@pytest.fixture(scope="module")
+def splits(tmp_path_factory: pytest.TempPathFactory) -> Splits:
+    cache = str(tmp_path_factory.mktemp("cache"))
+    data = prepare(clip_seconds=20.0, segments=4, test_fraction=0.5, cache_dir=cache, progress=False)
+    segments = torch.from_numpy(np.array(data.segments))  # a copy: the cache is memory-mapped read-only
+    train, test = data.split_indices()
+    test_files = sorted({data.files[i] for i in data.segment_file[test]})
+    first_half = set(held_out_files(test_files, 0.5, data.config.split_seed))
+    in_first = np.array([data.files[i] in first_half for i in data.segment_file[test]])
+    return Splits(segments[train], segments[test[in_first]], segments[test[~in_first]])
+
+
+# --- degradations ------------------------------------------------------------------------------
+
+
+def rms(wave: torch.Tensor) -> torch.Tensor:
+    return wave.square().mean(-1, keepdim=True).sqrt()
+
+
+def with_noise(wave: torch.Tensor, snr_db: float, seed: int = 0) -> torch.Tensor:
+    """White noise added ``snr_db`` below each clip's own power."""
+    noise = torch.randn(wave.shape, generator=torch.Generator().manual_seed(seed))
+    return wave + noise * rms(wave) * 10 ** (-snr_db / 20)
+
+
+def white_noise(wave: torch.Tensor) -> torch.Tensor:
+    """White noise in place of each clip, at the clip's RMS."""
+    return torch.randn(wave.shape, generator=torch.Generator().manual_seed(1)) * rms(wave)
+
+
+def low_passed(wave: torch.Tensor, cutoff_hz: float = 400.0) -> torch.Tensor:
+    """Everything above ``cutoff_hz`` removed (of 1575 Hz at 3150 Hz): heavily muffled, still music."""
+    spectrum = torch.fft.rfft(wave)
+    spectrum[..., torch.fft.rfftfreq(wave.shape[-1], 1 / SAMPLE_RATE) > cutoff_hz] = 0
+    return torch.fft.irfft(spectrum, n=wave.shape[-1])
+
+
+DEGRADATIONS: dict[str, Callable[[torch.Tensor], torch.Tensor]] = {
+    "mild": functools.partial(with_noise, snr_db=20.0),
+    "strong": functools.partial(with_noise, snr_db=10.0),
+    "white": white_noise,
+    "low_pass": low_passed,
+}
+QUALITY_LADDER = ("real", "mild", "strong", "white")
+"""Estimate sets from best to worst: the other real half, then it degraded more and more."""
+COPYING_LADDER = ("real", "near_copies", "copies")
+"""For a memorisation check: unseen music, training clips under a faint hiss (30 dB), training clips."""
+LADDERS = {"novelty": COPYING_LADDER}
+"""A memorisation check ranks copying, not quality: farther from the training set than real music is no merit."""
+
+
+def badness(name: str, value):
+    """A figure (float or tensor) oriented so that larger is worse, whatever the metric's direction."""
+    return -value if host().registry("metrics").get(name).higher_is_better else value
+
+
+def report(what: str, value: float) -> None:
+    print(f"\n  {what}: {value:.4g}", end="")
+
+
+# --- generation metrics ------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def estimates(splits: Splits) -> dict[str, torch.Tensor]:
+    copies = splits.train[: len(splits.other)]
+    return {
+        "identical": splits.reference,
+        "real": splits.other,
+        **{name: degrade(splits.other) for name, degrade in DEGRADATIONS.items()},
+        "copies": copies,
+        "near_copies": with_noise(copies, 30.0),
+    }
+
+
+@pytest.fixture(scope="module")
+def score(splits: Splits, estimates: dict[str, torch.Tensor]) -> Callable[[str, str], float]:
+    """``score(metric, estimate)``: the metric between the reference half and that estimate set, computed once."""
+
+    @functools.cache
+    def compute(name: str, estimate: str) -> float:
+        value = get_metric(name)(splits.reference, estimates[estimate], splits.train)
+        assert value.ndim == 0 and torch.isfinite(value), (name, estimate, value)
+        return float(value)
+
+    return compute
+
+
+@pytest.mark.parametrize("name", GENERATION)
+def test_generation_ladder_is_ranked(name, score):
+    ladder = LADDERS.get(name, QUALITY_LADDER)
+    values = [score(name, rung) for rung in ladder]
+    for rung, value in zip(ladder, values):
+        report(f"{name} reference vs {rung}", value)
+    for rung, worse, better in zip(ladder[1:], values[1:], values):
+        assert badness(name, worse) > badness(name, better), f"{rung} should score worse than the rung before: {values}"
+    if ladder is QUALITY_LADDER:
+        report(f"{name} reference vs low_pass", score(name, "low_pass"))
+        assert badness(name, score(name, "low_pass")) > badness(name, score(name, "mild"))
+
+
+@pytest.mark.parametrize("name", GENERATION)
+def test_real_splits_score_clearly_closer_than_degraded(name, score):
+    """The floor (two real halves) sits nearer the ideal (a set against itself) than to the first degradation."""
+    ladder = LADDERS.get(name, QUALITY_LADDER)
+    ideal, floor, degraded = score(name, "identical"), score(name, "real"), score(name, ladder[1])
+    assert badness(name, ideal) <= badness(name, floor)
+    assert abs(degraded - floor) > abs(floor - ideal), (ideal, floor, degraded)
+
+
+@pytest.mark.parametrize("name", GENERATION)
+def test_music_and_noise_are_far_apart(name, score):
+    ladder = LADDERS.get(name, QUALITY_LADDER)
+    ideal, floor, worst = score(name, "identical"), score(name, "real"), score(name, ladder[-1])
+    assert abs(worst - floor) > 5 * abs(floor - ideal), (ideal, floor, worst)
+
+
+@pytest.mark.parametrize("name", GENERATION)
+def test_generation_metrics_ignore_recording_level(name, splits, score):
+    """Per-clip gains of ±20 dB on every set change nothing: loudness is not what makes music real."""
+    generator = torch.Generator().manual_seed(2)
+
+    def louder(clips: torch.Tensor) -> torch.Tensor:
+        return clips * 10 ** torch.empty(len(clips), 1).uniform_(-1.0, 1.0, generator=generator)
+
+    value = float(get_metric(name)(louder(splits.reference), louder(splits.other), louder(splits.train)))
+    assert value == pytest.approx(score(name, "real"), rel=1e-3, abs=1e-5)
+
+
+@pytest.mark.parametrize(
+    ("name", "low", "high"),
+    [
+        ("frechet_logmel", 0.0, 1e-6),
+        ("kernel_distance", -2 / 64, 0.0),  # unbiased MMD² of a set with itself: -2(1 - mean kernel) / N
+        ("diversity", 1.0, 1.0),
+        ("novelty", 1.0, 1.0),
+    ],
+)
+def test_identical_sets_score_the_ideal(name, low, high, score):
+    assert low <= score(name, "identical") <= high
+
+
+def test_novelty_needs_the_training_clips(splits):
+    with pytest.raises(AudiozooError, match="train"):
+        get_metric("novelty")(splits.reference, splits.other)
+
+
+@pytest.mark.parametrize("name", ["frechet_logmel", "kernel_distance", "diversity", "novelty"])
+def test_builtin_generation_metrics_need_two_clips_per_set(name, splits):
+    with pytest.raises(AudiozooError, match="at least 2 clips"):
+        get_metric(name)(splits.reference, splits.other[:1], splits.train)
+
+
+# --- reconstruction metrics --------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def clips(splits: Splits) -> torch.Tensor:
+    """One 5 s segment of each of 16 held-out files ``[16, T]``."""
+    return splits.reference[::4]
+
+
+@pytest.mark.parametrize("name", RECONSTRUCTION)
+def test_reconstruction_ladder_is_ranked_clip_by_clip(name, clips):
+    metric = get_metric(name)
+    rungs = {"identical": clips, **{rung: DEGRADATIONS[rung](clips) for rung in QUALITY_LADDER[1:]}}
+    values = {rung: metric(clips, estimate) for rung, estimate in rungs.items()}
+    for rung, value in values.items():
+        assert value.shape == (len(clips),) and torch.isfinite(value).all()
+        report(f"{name} {rung} (mean over clips)", float(value.mean()))
+    bad = {rung: badness(name, value) for rung, value in values.items()}
+    for rung, before in zip(list(bad)[1:], list(bad)):
+        assert (bad[rung] > bad[before]).all(), f"some clip scores {rung} no worse than {before}"
+    low_pass = metric(clips, low_passed(clips))
+    report(f"{name} low_pass (mean over clips)", float(low_pass.mean()))
+    assert (badness(name, low_pass) > bad["mild"]).all()
+    # music and noise far apart: no clip rebuilt as white noise scores as well as any clip under mild noise
+    assert bad["white"].min() > bad["mild"].max()
+
+
+@pytest.mark.parametrize(
+    ("name", "low", "high"),
+    [
+        ("snr", 100.0, math.inf),  # +∞ in exact arithmetic; TINY keeps it finite
+        ("si_sdr", 100.0, math.inf),
+        ("spectral_convergence", 0.0, 1e-6),
+        ("mrstft", 0.0, 1e-6),
+        ("lsd", 0.0, 1e-6),
+        ("mel_l1", 0.0, 1e-6),
+    ],
+)
+def test_identical_clips_score_the_ideal(name, low, high, clips):
+    values = get_metric(name)(clips, clips.clone())
+    assert ((low <= values) & (values <= high)).all(), values
+
+
+@pytest.mark.parametrize("name", RECONSTRUCTION)
+def test_reconstruction_is_per_clip(name, clips):
+    """A clip's figure does not depend on the rest of the batch; a longer estimate is cut to the reference."""
+    metric = get_metric(name)
+    estimate = with_noise(clips[:3], 10.0)
+    batch = metric(clips[:3], torch.cat((estimate, estimate[:, :100]), -1))
+    for i in range(3):
+        alone = metric(clips[i : i + 1], estimate[i : i + 1])
+        torch.testing.assert_close(alone, batch[i : i + 1], rtol=1e-4, atol=1e-4)
+
+
+def test_si_sdr_ignores_gain_and_snr_does_not(clips):
+    estimate = with_noise(clips, 20.0)
+    si_sdr, snr = get_metric("si_sdr"), get_metric("snr")
+    torch.testing.assert_close(si_sdr(clips, 0.5 * estimate), si_sdr(clips, estimate), rtol=1e-4, atol=1e-4)
+    assert (snr(clips, 0.5 * estimate) < snr(clips, estimate) - 3.0).all()
+
+
+# --- every metric ------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("name", METRICS)
+def test_metric_declares_its_task(name):
+    cls = host().registry("metrics").get(name)
+    assert cls.task in ("reconstruction", "generation") and isinstance(cls.higher_is_better, bool)
+    assert (cls.task == "generation") == issubclass(cls, GenerationMetric)
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device")
+@pytest.mark.parametrize("name", METRICS)
+def test_metrics_run_on_cuda(name, splits):
+    metric = get_metric(name)
+    reference, estimate, train = splits.reference[:8], with_noise(splits.other[:8], 10.0), splits.train[:8]
+    on_cpu = metric(reference, estimate, train) if isinstance(metric, GenerationMetric) else metric(reference, estimate)
+    cuda = [x.cuda() for x in (reference, estimate, train)]
+    on_gpu = metric(*cuda) if isinstance(metric, GenerationMetric) else metric(*cuda[:2])
+    assert on_gpu.device.type == "cuda"
+    torch.testing.assert_close(on_gpu.cpu(), on_cpu, rtol=1e-3, atol=1e-3)
+
+
+THIRD_PARTY = '''
+import torch
+from audiozoo import hookimpl
+from audiozoo.metric import GenerationMetric
+
+class LoudnessGap(GenerationMetric):
+    """Difference of the sets' mean RMS level, in dB."""
+    name = "loudness_gap"
+    higher_is_better = False
+    unit = "dB"
+
+    def __call__(self, reference, estimate, train=None):
+        level = lambda clips: 10 * clips.square().mean(-1).clamp_min(1e-10).log10().mean()
+        return (level(estimate.to(reference.device)) - level(reference)).abs()
+
+@hookimpl
+def register_metrics(register):
+    register(LoudnessGap)
+'''
+
+
+def test_third_party_metric_registers_without_core_change(tmp_path, monkeypatch, splits):
+    site = make_distribution(tmp_path, "audiozoo-loudness", {"loudness": "zoo_loudness"}, {"zoo_loudness": THIRD_PARTY})
+    monkeypatch.syspath_prepend(str(site))
+    plugins = PluginHost()
+    info = plugins.plugins["loudness"]
+    assert (info.status, info.distribution, info.hooks) == ("loaded", "audiozoo-loudness", ["register_metrics"])
+    assert "loudness_gap" in plugins.registry("metrics").names("*gap")
+    cls = plugins.registry("metrics").get("loudness_gap")
+    assert issubclass(cls, Metric) and cls.task == "generation"
+    assert float(cls()(splits.reference, splits.reference)) == 0.0
+    assert float(cls()(splits.reference, 0.1 * splits.other)) > 15.0
