@@ -63,8 +63,8 @@ class Stft(Representation):
     def analyze(self, wave: torch.Tensor) -> torch.Tensor:
         c = self.config
         spec = dsp.stft(wave, c.n_fft, c.hop_length, self.window)
-        if c.form == "complex":
-            return torch.cat((spec.real, spec.imag), dim=1)
+        if c.form == "complex":  # [B, bins, F, 2] → [B, 2 · bins, F]: real parts, then imaginary parts
+            return torch.view_as_real(spec).permute(0, 3, 1, 2).reshape(spec.shape[0], self.channels, spec.shape[2])
         return dsp.magnitude(spec).add_(c.log_floor).log_()
 
     def synthesize(self, features: torch.Tensor, length: int) -> torch.Tensor:

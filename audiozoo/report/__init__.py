@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from audiozoo.plugins import host
 from audiozoo.report.cells import Cell, find_run_dirs, read_cell
 from audiozoo.report.page import write_page
 from audiozoo.report.tables import pivot_table, results_table
@@ -15,9 +16,12 @@ __all__ = ["build_report"]
 def build_report(run_dirs: list[Path], out: Path, pivot: str | None = None) -> dict[str, Path]:
     """Write ``results.csv``, ``results.md`` and ``report.html`` into ``out`` from run directories
     (or folders of them, such as a bench's); ``pivot`` picks the metric of the model ×
-    representation grid (default: the first generation metric). Returns the paths written."""
+    representation grid (default: registry.toml's ``[defaults] pivot`` where the cells have it,
+    else the first generation metric). Returns the paths written."""
     cells = [read_cell(path) for path in find_run_dirs(run_dirs)]
     tables = [results_table(cells)]
+    if pivot is None and any(host().defaults.get("pivot") in c.metrics for c in cells):
+        pivot = host().defaults["pivot"]
     if (grid := pivot_table(cells, pivot)) is not None:
         tables.append(grid)
     out = Path(out)

@@ -1,0 +1,36 @@
+"""One scaling measurement in a fresh process, so its peak memory is its own: ``python -m benchmarks.worker JSON``.
+
+Prepares a GTZAN folder (cold) and times training steps of one cell on it, as ``audiozoo run``
+builds it; prints ``{"prepare s": ..., "step s": ...}``. The parent reads the peak memory.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+import time
+
+import numpy as np
+import torch
+
+from audiozoo.train.run import build, encode_all, resolve
+from benchmarks.harness import repeated
+
+
+def measure(root: str, cache: str, clip_seconds: float, model: str, repr_name: str, steps: int) -> dict[str, float]:
+    settings = resolve({"model": model, "repr": repr_name, "data": "gtzan", "data.root": root,
+                        "data.cache_dir": cache, "data.clip_seconds": clip_seconds})
+    start = time.perf_counter()
+    rep, net, train_config, data = build(settings, progress=False)
+    prepared = time.perf_counter() - start
+    train_idx, _ = data.split_indices()
+    rep.fit([torch.from_numpy(np.asarray(data.segments[train_idx]))])
+    x = encode_all(rep, data.segments[train_idx], torch.device("cpu"))
+    optimizers = net.configure_optimizers()
+    batch = x[: train_config.batch_size]
+    step = repeated(lambda: net.training_step(batch, optimizers), steps, lambda: None).median
+    return {"prepare s": prepared, "step s": step}
+
+
+if __name__ == "__main__":
+    print(json.dumps(measure(**json.loads(sys.argv[1]))))
