@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from importlib.metadata import PackageNotFoundError, version
 
+from audiozoo.allocator import tune_allocator
 from audiozoo.data.source import AudioSource, DataConfig
 from audiozoo.errors import AudiozooError
 from audiozoo.hookspecs import hookimpl
@@ -60,4 +61,5 @@ __all__ = [
     "prepare",
     "roundtrip",
     "run",
+    "tune_allocator",
 ]

@@ -10,6 +10,7 @@ import click
 import numpy as np
 
 from audiozoo import api
+from audiozoo.allocator import tune_allocator
 from audiozoo.data.audio import write_audio
 from audiozoo.errors import AudiozooError, unknown
 from audiozoo.overrides import apply_preset, parse_overrides, split_namespaces
@@ -266,4 +267,5 @@ def _is_override(arg: str) -> bool:
 
 
 def main() -> None:
+    tune_allocator()
     cli(prog_name="audiozoo")

@@ -13,6 +13,7 @@ from pathlib import Path
 import torch
 from threadpoolctl import threadpool_limits
 
+from audiozoo.allocator import tune_allocator
 from benchmarks import data, memory, models, representations
 from benchmarks.harness import SIZES, Section, Size, machine
 from benchmarks.report import document, write
@@ -36,9 +37,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--quick", action="store_const", const="quick", dest="size", help="same as --size quick")
     parser.add_argument("--device", default="cpu", help="torch device of the audiozoo side (cpu, cuda)")
     parser.add_argument("--threads", type=int, default=0, help="torch threads (0: torch's default)")
+    parser.add_argument("--default-malloc", action="store_true",
+                        help="leave glibc malloc as it is (the audiozoo command tunes it: audiozoo/allocator.py)")
     parser.add_argument("--only", default=",".join(SECTIONS), help=f"comma-separated, from: {', '.join(SECTIONS)}")
     parser.add_argument("--out", type=Path, default=Path("runs/benchmarks"), help="where results.md and .json go")
     args = parser.parse_args(argv)
+    tuned = not args.default_malloc and tune_allocator()
     chosen = [name.strip() for name in args.only.split(",") if name.strip()]
     if unknown := sorted(set(chosen) - set(SECTIONS)):
         parser.error(f"unknown section {', '.join(unknown)}; choose from {', '.join(SECTIONS)}")
@@ -50,7 +54,7 @@ def main(argv: list[str] | None = None) -> int:
     sync = torch.cuda.synchronize if device.type == "cuda" else (lambda: None)
     command = shlex.join(["python", "-m", "benchmarks", *(sys.argv[1:] if argv is None else argv)])
     size = SIZES[args.size]
-    described = machine(device)
+    described = {**machine(device), "malloc": "tuned (audiozoo/allocator.py)" if tuned else "glibc default"}
     sections = []
     with tempfile.TemporaryDirectory(prefix="audiozoo-bench-") as tmp:
         for name in chosen:

@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from audiozoo import api
+from audiozoo.allocator import tune_allocator
 from audiozoo.atomic import atomic_file
 from audiozoo.bench.evaluate import evaluate, metrics_for
 from audiozoo.data.prepare import prepare
@@ -69,4 +70,5 @@ def run_cell(cell_dir: Path, overrides: dict[str, Any]) -> int:
 
 
 if __name__ == "__main__":
+    tune_allocator()
     sys.exit(run_cell(Path(sys.argv[1]), json.loads(sys.argv[2])))
