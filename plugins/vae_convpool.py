@@ -26,26 +26,6 @@ class ConvPoolVAEConfig(VAEConfig):
             raise ValueError(f"convs_per_stage must be at least 1, got {self.convs_per_stage}")
 
 
-class Pool(torch.nn.Module):
-    """Non-overlapping max or mean pooling by ``factor`` as a reshape and a reduction.
-
-    The same result as ``MaxPool1d``/``AvgPool1d`` on lengths the VAE pads to a multiple of the
-    factor, about 1.4× faster on CPU: ``MaxPool1d`` runs as 2-D pooling that also keeps indices.
-    """
-
-    def __init__(self, factor: int, mode: Literal["max", "avg"]) -> None:
-        super().__init__()
-        self.factor, self.mode = factor, mode
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        frames = x.shape[-1] // self.factor
-        x = x[..., : frames * self.factor].unflatten(-1, (frames, self.factor))
-        return x.amax(-1) if self.mode == "max" else x.mean(-1)
-
-    def extra_repr(self) -> str:
-        return f"factor={self.factor}, mode={self.mode}"
-
-
 class ConvPoolVAE(VAE):
     """VAE: Conv1d+pooling encoder, Upsample+Conv1d decoder, latent sequence; MSE + KL.
 
@@ -69,11 +49,12 @@ class ConvPoolVAE(VAE):
 
     def build_encoder(self, channels: int) -> torch.nn.Module:
         c, layers, width = self.config, [], channels
+        pool = torch.nn.MaxPool1d if c.pool == "max" else torch.nn.AvgPool1d
         for out, factor in zip(c.widths, self.factors):
             layers += self.block(width, out)
             layers += [m for _ in range(c.convs_per_stage - 1) for m in self.block(out, out)]
             if factor > 1:
-                layers.append(Pool(factor, c.pool))
+                layers.append(pool(factor))
             width = out
         return torch.nn.Sequential(*layers)
 
