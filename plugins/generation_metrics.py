@@ -12,7 +12,7 @@ from abc import abstractmethod
 import torch
 
 from audiozoo import AudiozooError, GenerationMetric, hookimpl
-from audiozoo_plugins.reconstruction_metrics import TINY, log_mel
+from audiozoo.spectra import TINY, log_mel
 
 TOP_DB = 60.0
 """Dynamic range kept below each clip's peak: detail quieter than that is inaudible beside the peak,

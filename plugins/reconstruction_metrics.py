@@ -9,49 +9,16 @@ whatever representation produced the audio.
 from __future__ import annotations
 
 from collections.abc import Callable
-from functools import lru_cache, partial
+from functools import partial
 
 import torch
 
 from audiozoo import Metric, dsp, hookimpl
-
-TINY = 1e-12
-"""Keeps a silent reference or a perfect estimate finite."""
-
-N_FFT = 512
-"""FFT size of the spectral metrics: 163 ms at 3150 Hz, the mel representation's default."""
-
-N_MELS = 64
-"""Mel bands of :func:`log_mel`: the mel representation's default, no empty filter at 3150 Hz."""
-
-TOP_DB = 80.0
-"""Dynamic range kept below each clip's peak in dB figures (librosa's default): near-silent bins
-would otherwise dominate a log-domain distance."""
+from audiozoo.spectra import TINY, TOP_DB, log_mel, power_spectrogram
 
 MRSTFT_SIZES = (128, 256, 512)
 """Multi-resolution STFT window sizes: 41, 81 and 163 ms at 3150 Hz, i.e. Parallel WaveGAN's
 (512, 1024, 2048 at 24 kHz) scaled to this rate: short windows see onsets, long ones pitch."""
-
-
-@lru_cache(maxsize=16)
-def _window(n_fft: int, device: torch.device) -> torch.Tensor:
-    """Hann window on ``device``, built once per size and device rather than per call."""
-    return dsp.hann_window(n_fft).to(device)
-
-
-@lru_cache(maxsize=16)
-def _mel_basis(sample_rate: int, device: torch.device) -> torch.Tensor:
-    return torch.tensor(dsp.mel_filterbank(sample_rate, N_FFT, N_MELS, 0.0, None), device=device)
-
-
-def power_spectrogram(wave: torch.Tensor, n_fft: int = N_FFT) -> torch.Tensor:
-    """``[B, T]`` → STFT power ``[B, n_fft // 2 + 1, F]``, hop ``n_fft // 4``."""
-    return dsp.power(dsp.stft(wave, n_fft, n_fft // 4, _window(n_fft, wave.device)))
-
-
-def log_mel(wave: torch.Tensor, sample_rate: int, top_db: float = TOP_DB) -> torch.Tensor:
-    """``[B, T]`` → mel power in dB ``[B, N_MELS, F]``, ``top_db`` kept below each clip's peak (librosa's)."""
-    return dsp.power_to_db(_mel_basis(sample_rate, wave.device) @ power_spectrogram(wave), top_db)
 
 
 def _trimmed(reference: torch.Tensor, estimate: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
