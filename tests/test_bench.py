@@ -61,6 +61,15 @@ def test_an_interrupted_cell_continues_from_its_checkpoint(settings, tmp_path):
     assert cell.status == "done" and evaluation(cell)["steps"] == 8
 
 
+def test_a_cell_whose_process_dies_is_recorded_as_failed(settings):
+    lines: list[str] = []
+    cells, _ = bench(models="tiny", reprs="mel", echo=lines.append,
+                     **settings, **{"model.fail_at": 2, "model.fail_with": "exit"})
+    assert cells[0].status == "failed"
+    assert evaluation(cells[0])["error"] == "the cell's process ended with exit code 3"
+    assert evaluation(cells[0])["data"] == "folder"
+
+
 def test_bench_refuses_to_mix_settings_and_bad_patterns(settings):
     runner = CliRunner()
     args = [f"{k}={v}" for k, v in settings.items()]

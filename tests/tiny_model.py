@@ -14,7 +14,7 @@ from audiozoo import GenerativeModel, ModelConfig, hookimpl
 class TinyConfig(ModelConfig):
     lr: float = 1e-2
     fail_at: int = 0  # raise KeyboardInterrupt (interrupt) or return NaN at this step; 0: never
-    fail_with: str = "interrupt"
+    fail_with: str = "interrupt"  # or "nan", or "exit" (the process ends at once)
     fail_channels: int = 0  # raise ValueError in training on a representation with this many channels
 
 
@@ -38,6 +38,8 @@ class TinyAE(GenerativeModel):
         self.calls += 1
         if self.shape[0] == self.config.fail_channels:
             raise ValueError(f"tiny refuses {self.shape[0]} channels")
+        if self.calls == self.config.fail_at and self.config.fail_with == "exit":
+            os._exit(3)  # a process that dies without a word, as when the kernel kills it
         if self.calls == self.config.fail_at and self.config.fail_with == "interrupt":
             raise KeyboardInterrupt
         noisy = x + 0.1 * torch.randn_like(x)  # uses the global RNG, which resume must restore

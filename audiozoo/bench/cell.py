@@ -19,6 +19,7 @@ from audiozoo.allocator import tune_allocator
 from audiozoo.atomic import atomic_file
 from audiozoo.bench.evaluate import evaluate, metrics_for
 from audiozoo.data.prepare import prepare
+from audiozoo.plugins import host
 from audiozoo.report.cells import EVALUATION
 from audiozoo.train.run import CHECKPOINTS, run
 from audiozoo.train.trainer import TrainingInterrupted
@@ -42,8 +43,10 @@ def write_evaluation(cell_dir: Path, evaluation: dict[str, Any]) -> None:
         tmp.write_text(json.dumps(relative(evaluation), indent=1))
 
 
-def failed(model: str, repr_: str, data: str, error: str) -> dict[str, Any]:
-    return {"model": model, "repr": repr_, "data": data, "status": "failed", "error": error}
+def failed(overrides: dict[str, Any], error: str) -> dict[str, Any]:
+    """The evaluation of a cell that did not finish: its names, for the tables, and the error."""
+    return {"model": overrides["model"], "repr": overrides["repr"],
+            "data": overrides.get("data") or host().defaults["data"], "status": "failed", "error": error}
 
 
 def run_cell(cell_dir: Path, overrides: dict[str, Any]) -> int:
@@ -63,7 +66,7 @@ def run_cell(cell_dir: Path, overrides: dict[str, Any]) -> int:
         traceback.print_exc()
         error = f"{type(err).__name__}: {err}".splitlines()[0]
         cell_dir.mkdir(parents=True, exist_ok=True)
-        write_evaluation(cell_dir, failed(overrides["model"], overrides["repr"], overrides.get("data", ""), error))
+        write_evaluation(cell_dir, failed(overrides, error))
         return 1
     write_evaluation(cell_dir, evaluation)
     return 0

@@ -79,8 +79,8 @@ def evaluate(run: Run, data: PreparedData, metrics: list[Metric]) -> dict[str, A
     reference_idx, stand_in_idx = split_by_file(data, test_idx)
     if not len(reference_idx) or not len(stand_in_idx):
         raise ValueError("bench needs at least two held-out files (use more files or a larger data.test_fraction)")
-    clips = lambda idx: torch.as_tensor(np.asarray(data.segments[idx]))  # noqa: E731
-    reference, stand_in, train = clips(reference_idx), clips(stand_in_idx), clips(train_idx)
+    reference, stand_in, train = (torch.as_tensor(np.asarray(data.segments[idx]))
+                                  for idx in (reference_idx, stand_in_idx, train_idx))
     test = torch.cat((reference, stand_in))
 
     run.sample(1)  # warm-up: first calls pay for allocation and kernel selection

@@ -108,8 +108,7 @@ def run_cells(cells: list[Cell], overrides: dict[str, Any],
             raise BenchInterrupted(f"interrupted in {cell.path}")
         if cell.status == "pending":  # the child died without a word (killed, out of memory)
             cell.path.mkdir(parents=True, exist_ok=True)
-            write_evaluation(cell.path, failed(cell.model, cell.repr, str(overrides.get("data", "")),
-                                               f"the cell's process ended with exit code {code}"))
+            write_evaluation(cell.path, failed(settings, f"the cell's process ended with exit code {code}"))
         echo(f"    {cell.status}" + ("" if cell.status == "done" else f": {_error(cell)}"))
 
 
