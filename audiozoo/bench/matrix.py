@@ -54,7 +54,8 @@ def plan(models: Any, reprs: Any, overrides: dict[str, Any], folder: Path) -> li
     chosen = [(m, r) for m in api.list_models(include=_patterns(models, "models"))
               for r in api.list_representations(include=_patterns(reprs, "reprs"))]
     if not chosen:
-        raise AudiozooError(f"no cell matches models={models} reprs={reprs}; models: {', '.join(api.list_models())}; "
+        raise AudiozooError(f"no cell matches models={models or '*'} reprs={reprs or '*'}; "
+                            f"models: {', '.join(api.list_models())}; "
                             f"reprs: {', '.join(api.list_representations())}")
     for model, repr_ in chosen:
         resolve({**overrides, "model": model, "repr": repr_})
