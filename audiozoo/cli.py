@@ -145,6 +145,7 @@ def run_command(args: tuple[str, ...]) -> None:
 
     Settings: model.KEY, repr.KEY, data.KEY and the run's own (epochs, batch_size, seed,
     device=auto|cpu|cuda, max_seconds, checkpoint_every, samples, runs_dir, name).
+    Without preset=, registry.toml's default preset applies: 240 s of training.
     resume=RUN_DIR continues a run; config=RUN_DIR/config.toml starts one like it.
     """
     from audiozoo.train.run import run
