@@ -98,11 +98,10 @@ class Representation(torch.nn.Module, ABC):
         if wave.ndim != 2:
             raise AudiozooError(f"{self.name}.encode expects a [batch, samples] tensor, got shape {list(wave.shape)}")
         wave = wave.to(self.mean.device, torch.float32)
-        out = torch.empty(0)
+        # From the declared shape, before any block's temporaries: each call allocates in the same order.
+        out = wave.new_empty(wave.shape[0], *self.shape(wave.shape[1]))
         for rows in blocks(wave.shape[0], wave.shape[1], wave.device):
             x = self.analyze(wave[rows])
-            if rows.start == 0:
-                out = x.new_empty(wave.shape[0], *x.shape[1:])
             if self.config.standardize:
                 torch.sub(x, self.mean, out=out[rows]).div_(self.std)
             else:

@@ -57,7 +57,7 @@ def prepare(size: Size, tmp: Path) -> Section:
     differing = np.flatnonzero((np.asarray(ours.segments) != reference).any(axis=0))
     for case, fn, bar in (("cold (decode, no cache)", cold, COLD_BAR),
                           ("warm (cache)", lambda: prepared(root, warm_cache, seconds), WARM_BAR)):
-        mine, theirs = side_by_side(fn, lambda: report_loop(paths, seconds), size.repeats, lambda: None)
+        mine, theirs = side_by_side(fn, lambda: report_loop(paths, seconds), size.repeats, lambda: None, size.min_seconds)
         section.rows.append({"case": case, "audiozoo s": mine.median, "report loop s": theirs.median,
                              **ratio_cells(mine, theirs, bar)})
     section.notes.append("The report loop has no cache: warm, it decodes again. Files are in the OS page cache "

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import os
 import platform
 import statistics
@@ -19,6 +20,7 @@ class Size:
 
     name: str
     repeats: int  # timed repetitions of every measurement (the median is quoted)
+    min_seconds: float  # a side-by-side repetition repeats a call until it has run this long
     forward_clips: int  # half clips encoded per representation
     inversion_clips: int  # half clips decoded by Griffin-Lim
     clip_samples: int  # samples of a clip (45 675: half of 29 s at 3150 Hz)
@@ -33,9 +35,9 @@ class Size:
 
 
 SIZES = {
-    "full": Size("full", 5, 64, 16, 45675, 100, 30.0, 5, 16, (1, 3), (1, 2, 4), 8, None),
-    "quick": Size("quick", 3, 16, 4, 45675, 20, 30.0, 2, 4, (1, 2), (1, 2, 4), 4, None),
-    "tiny": Size("tiny", 2, 2, 1, 4096, 2, 3.0, 1, 1, (1, 2), (1, 2), 2, "debug"),
+    "full": Size("full", 5, 0.25, 64, 16, 45675, 100, 30.0, 5, 16, (1, 3), (1, 2, 4), 8, None),
+    "quick": Size("quick", 3, 0.1, 16, 4, 45675, 20, 30.0, 2, 4, (1, 2), (1, 2, 4), 4, None),
+    "tiny": Size("tiny", 2, 0.0, 2, 1, 4096, 2, 3.0, 1, 1, (1, 2), (1, 2), 2, "debug"),
 }
 
 
@@ -59,14 +61,29 @@ def run_timed(fn: Callable[[], Any], sync: Callable[[], None]) -> float:
     return time.perf_counter() - start
 
 
+def run_timed_for(fn: Callable[[], Any], calls: int, sync: Callable[[], None]) -> float:
+    """Seconds one call of ``fn`` takes, averaged over ``calls`` calls in a row (each result dropped at once)."""
+
+    def in_a_row() -> None:
+        for _ in range(calls):
+            fn()
+
+    return run_timed(in_a_row, sync) / calls
+
+
 def side_by_side(ours: Callable[[], Any], reference: Callable[[], Any], repeats: int,
-                 sync: Callable[[], None]) -> tuple[Timing, Timing]:
-    """Time ``ours`` and ``reference`` alternately, after one untimed warm-up call of each."""
-    ours(), reference()
+                 sync: Callable[[], None], min_seconds: float) -> tuple[Timing, Timing]:
+    """Time ``ours`` and ``reference`` alternately, after one warm-up call of each.
+
+    A repetition of a side calls it as many times in a row as fill ``min_seconds`` (as
+    ``timeit``'s autorange does), so millisecond calls are not timed one at a time against the
+    scheduler's noise; the warm-up call's time sets the count.
+    """
+    calls = [max(1, math.ceil(min_seconds / max(run_timed(fn, sync), 1e-9))) for fn in (ours, reference)]
     mine, theirs = Timing([]), Timing([])
     for _ in range(repeats):
-        mine.seconds.append(run_timed(ours, sync))
-        theirs.seconds.append(run_timed(reference, sync))
+        mine.seconds.append(run_timed_for(ours, calls[0], sync))
+        theirs.seconds.append(run_timed_for(reference, calls[1], sync))
     return mine, theirs
 
 

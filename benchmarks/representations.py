@@ -74,7 +74,7 @@ def forward(size: Size, device: torch.device, sync: Callable[[], None]) -> Secti
             return np.stack([case.librosa(y) for y in audio])
 
         error = _relative_error(case.compared(ours().cpu().numpy()), case.compared(theirs()))
-        mine, reference = side_by_side(ours, theirs, size.repeats, sync)
+        mine, reference = side_by_side(ours, theirs, size.repeats, sync, size.min_seconds)
         cells = ratio_cells(mine, reference, FORWARD_BAR)
         cells["met"] = cells["met"] and error < TOLERANCE
         section.rows.append({"representation": case.label, "audiozoo clips/s": len(clips) / mine.median,
@@ -118,7 +118,7 @@ def inversion(size: Size, device: torch.device, sync: Callable[[], None]) -> Sec
 
         ours_sc = float(convergence(clips, ours().cpu()).mean())
         theirs_sc = float(convergence(clips, torch.from_numpy(theirs())).mean())
-        mine, reference = side_by_side(ours, theirs, size.repeats, sync)
+        mine, reference = side_by_side(ours, theirs, size.repeats, sync, size.min_seconds)
         cells = ratio_cells(mine, reference, INVERSION_BAR)
         cells["met"] = cells["met"] and ours_sc <= theirs_sc
         section.rows.append({"inverse": label, "audiozoo clips/s": len(clips) / mine.median,

@@ -8,7 +8,7 @@ from typing import Literal
 import torch
 
 from audiozoo import hookimpl
-from audiozoo_plugins.vae_common import VAE, VAEConfig, activation
+from audiozoo_plugins.vae_common import MONOTONIC, VAE, VAEConfig, activation
 
 
 @dataclass
@@ -31,7 +31,8 @@ class ConvPoolVAE(VAE):
 
     Encoder stage i: ``convs_per_stage`` × (``Conv1d(kernel_size, same)`` → activation), the
     first from ``widths[i-1]`` (``C`` for stage 0) to ``widths[i]``, then pooling by the stage's
-    factor (none where it keeps the rate). Decoder stage i, the exact mirror, in reverse:
+    factor (none where it keeps the rate); max pooling goes before the last activation when that
+    never decreases (the same function, on half the samples). Decoder stage i, the exact mirror, in reverse:
     upsampling by the factor, then ``convs_per_stage`` × (Conv1d → activation), the last to
     ``widths[i-1]``; stage 0's last convolution goes to ``C`` channels with no activation.
     """
@@ -50,11 +51,13 @@ class ConvPoolVAE(VAE):
     def build_encoder(self, channels: int) -> torch.nn.Module:
         c, layers, width = self.config, [], channels
         pool = torch.nn.MaxPool1d if c.pool == "max" else torch.nn.AvgPool1d
+        # Max pooling commutes with a non-decreasing activation: pooling first halves the activation's work.
+        pool_first = c.pool == "max" and c.activation in MONOTONIC
         for out, factor in zip(c.widths, self.factors):
             layers += self.block(width, out)
             layers += [m for _ in range(c.convs_per_stage - 1) for m in self.block(out, out)]
             if factor > 1:
-                layers.append(pool(factor))
+                layers.insert(len(layers) - 1 if pool_first else len(layers), pool(factor))
             width = out
         return torch.nn.Sequential(*layers)
 
