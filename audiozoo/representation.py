@@ -11,10 +11,11 @@ import torch
 
 from audiozoo.errors import AudiozooError
 
-BLOCK_SAMPLES = 1 << 17
-"""Samples (per thread) a CPU block of clips holds: about 3 half clips, whose spectra (1 MB each
-at n_fft 512) stay in cache through every step of a transform. A whole batch at once is several
-times slower on CPU; on a GPU the whole batch is one block."""
+BLOCK_SAMPLES = 1 << 16
+"""Samples (per thread) a CPU block of clips holds, at least one clip: a half clip and a bit,
+whose frames and spectra (0.7 MB each at n_fft 512) stay in cache through every step of a
+transform. A whole batch at once is several times slower on CPU; twice this block was 5–15 %
+slower (docs/performance.md); on a GPU the whole batch is one block."""
 
 
 def blocks(batch: int, num_samples: int, device: torch.device) -> list[slice]:

@@ -31,7 +31,7 @@ def activation(name: Activation) -> torch.nn.Module:
 
 
 def run_channels_last(layers: Iterable[torch.nn.Module], x: torch.Tensor) -> torch.Tensor:
-    """Apply 1-D ``layers`` (or ``Sequential``s of them) in turn to ``[B, C, L]``, as 2-D layers on channels-last ``[B, C, 1, L]``.
+    """Apply 1-D ``layers`` (or ``Sequential``s of them) to ``[B, C, L]`` as 2-D ones on channels-last ``[B, C, 1, L]``.
 
     Same weights, same function, same modules (state dicts and printouts stay 1-D): only the
     memory layout changes. oneDNN's channels-last convolutions skip the reorders it wraps around
@@ -66,10 +66,10 @@ def _as_2d(layer: torch.nn.Module, x: torch.Tensor) -> torch.Tensor:
     if isinstance(layer, torch.nn.AvgPool1d):
         return F.avg_pool2d(x, _pair(layer.kernel_size, 1), _pair(layer.stride, 1), _pair(layer.padding, 0),
                             layer.ceil_mode, layer.count_include_pad)
-    if isinstance(layer, torch.nn.Upsample) and layer.mode in ("nearest", "linear"):
+    if isinstance(layer, torch.nn.Upsample) and layer.scale_factor and layer.mode in ("nearest", "linear"):
+        factor = layer.scale_factor[0] if isinstance(layer.scale_factor, tuple) else layer.scale_factor
         mode = "bilinear" if layer.mode == "linear" else "nearest"  # bilinear over a height of 1 is linear
-        return F.interpolate(x, scale_factor=(1.0, float(layer.scale_factor)), mode=mode,
-                             align_corners=layer.align_corners)
+        return F.interpolate(x, scale_factor=(1.0, float(factor)), mode=mode, align_corners=layer.align_corners)
     raise TypeError(f"run_channels_last has no 2-D form of {type(layer).__name__}")
 
 

@@ -18,7 +18,7 @@ LAYERS = {
     "max pool": lambda: torch.nn.MaxPool1d(2),
     "avg pool": lambda: torch.nn.AvgPool1d(3, stride=2, padding=1, ceil_mode=True),
     "upsample nearest": lambda: torch.nn.Upsample(scale_factor=2, mode="nearest"),
-    "upsample linear": lambda: torch.nn.Upsample(scale_factor=3, mode="linear"),
+    "upsample linear": lambda: torch.nn.Upsample(scale_factor=(3,), mode="linear"),
     "stack": lambda: torch.nn.Sequential(torch.nn.Conv1d(3, 6, 5, padding=2), torch.nn.ELU(), torch.nn.MaxPool1d(2),
                                          torch.nn.Upsample(scale_factor=2), torch.nn.LeakyReLU(0.2),
                                          torch.nn.Sequential(torch.nn.Conv1d(6, 2, 3, padding=1), torch.nn.GELU())),
@@ -45,9 +45,10 @@ def test_channels_last_computes_the_same_outputs_and_gradients(make):
         torch.testing.assert_close(got_grad, expected_grad, rtol=1e-4, atol=1e-4)
 
 
-def test_a_layer_without_a_2d_form_is_refused():
-    with pytest.raises(TypeError, match="BatchNorm1d"):
-        run_channels_last([torch.nn.BatchNorm1d(3)], torch.randn(2, 3, 10))
+@pytest.mark.parametrize("layer", [torch.nn.BatchNorm1d(3), torch.nn.Upsample(size=20)], ids=["norm", "sized"])
+def test_a_layer_without_a_2d_form_is_refused(layer):
+    with pytest.raises(TypeError, match=type(layer).__name__):
+        run_channels_last([layer], torch.randn(2, 3, 10))
 
 
 @pytest.mark.parametrize("activation", ["elu", "relu", "leaky_relu"])
