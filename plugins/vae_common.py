@@ -38,18 +38,19 @@ def run_channels_last(layers: Iterable[torch.nn.Module], x: torch.Tensor) -> tor
     channels-first ones, and channels-last pooling and upsampling are faster on CPU; the
     ``vae_convpool`` waveform training step is about 1.15× faster (docs/performance.md).
     """
-    x = x.unsqueeze(2).contiguous(memory_format=torch.channels_last)
+    return _all_as_2d(layers, x.unsqueeze(2).contiguous(memory_format=torch.channels_last)).squeeze(2)
+
+
+def _all_as_2d(layers: Iterable[torch.nn.Module], x: torch.Tensor) -> torch.Tensor:
     for layer in layers:
         x = _as_2d(layer, x)
-    return x.squeeze(2)
+    return x
 
 
 def _as_2d(layer: torch.nn.Module, x: torch.Tensor) -> torch.Tensor:
     """One 1-D layer applied to ``[B, C, 1, L]``: the height dimension is 1 and untouched."""
     if isinstance(layer, torch.nn.Sequential):
-        for inner in layer:
-            x = _as_2d(inner, x)
-        return x
+        return _all_as_2d(layer, x)
     if isinstance(layer, ELEMENTWISE):
         return layer(x)
     if isinstance(layer, (torch.nn.Conv1d, torch.nn.ConvTranspose1d)):
