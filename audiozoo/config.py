@@ -17,29 +17,77 @@ def setting_names(config_cls: type) -> list[str]:
     return [f.name for f in dataclasses.fields(config_cls) if f.init]
 
 
-def build_config(config_cls: type[C], values: Mapping[str, Any], where: str) -> C:
+def setting_keys(config_cls: type, prefix: str = "") -> list[str]:
+    """Every key a user can set, nested settings spelled out: ``model.lr``, ``model.schedule.steps``."""
+    hints, keys = typing.get_type_hints(config_cls), []
+    for name in setting_names(config_cls):
+        table = _table_type(hints[name])
+        keys += setting_keys(table, f"{prefix}{name}.") if table else [f"{prefix}{name}"]
+    return keys
+
+
+def build_config(config_cls: type[C], values: Mapping[str, Any], where: str, base: C | None = None) -> C:
     """``config_cls(**values)`` after checking every key and value; ``where`` prefixes keys in messages.
 
     ``None`` values are dropped so unset options keep the plugin's default (as timm's ``create_model``).
+    A field whose type is a dataclass takes a table (``{"steps": 10}``, as config.toml's nested
+    tables read) or dotted keys (``"schedule.steps"``, as the command line gives them); what is not
+    set keeps the default of ``base`` (the enclosing config's default for that field).
     """
     names = setting_names(config_cls)
     prefix = f"{where}." if where else ""
     hints = typing.get_type_hints(config_cls)
-    kwargs = {}
-    for key, value in values.items():
+    kwargs = {name: getattr(base, name) for name in names} if base is not None else {}
+    for key, value in _nest(values, prefix).items():
         if value is None:
             continue
-        if key not in names:
-            raise unknown("key", f"{prefix}{key}", [f"{prefix}{n}" for n in names])
-        kwargs[key] = coerce(value, hints[key], f"{prefix}{key}")
+        hint = hints.get(key) if key in names else None
+        dotted = [k for k in values if k.startswith(f"{key}.")]
+        table = _table_type(hint)
+        if hint is None or (dotted and table is None):
+            raise unknown("key", f"{prefix}{(dotted or [key])[0]}", setting_keys(config_cls, prefix))
+        if table is not None and isinstance(value, Mapping):
+            kwargs[key] = build_config(table, value, f"{prefix}{key}", kwargs.get(key, _default(config_cls, key)))
+        else:
+            kwargs[key] = coerce(value, hint, f"{prefix}{key}")
     try:
         return config_cls(**kwargs)
     except (TypeError, ValueError) as err:
         raise AudiozooError(f"bad settings for {where or 'the run'}: {err}") from None
 
 
+def _nest(values: Mapping[str, Any], prefix: str) -> dict[str, Any]:
+    """``{"schedule.steps": 10, "lr": 1}`` → ``{"schedule": {"steps": 10}, "lr": 1}`` (tables merge, later wins)."""
+    out: dict[str, Any] = {}
+    for key, value in values.items():
+        head, dot, rest = key.partition(".")
+        if dot:
+            value = {rest: value}
+        if isinstance(value, Mapping) and isinstance(out.get(head), Mapping):
+            value = {**out[head], **value}
+        elif dot and head in out:
+            raise AudiozooError(f"{prefix}{head} is set both as a value and as settings ({prefix}{key})")
+        out[head] = value
+    return out
+
+
+def _table_type(hint: Any) -> type | None:
+    """The dataclass a field of type ``hint`` holds (``Schedule`` or ``Schedule | None``), else None."""
+    options = typing.get_args(hint) if typing.get_origin(hint) in (Union, types.UnionType) else (hint,)
+    tables = [o for o in options if dataclasses.is_dataclass(o)]
+    return tables[0] if len(tables) == 1 else None
+
+
+def _default(config_cls: type, name: str) -> Any:
+    """The default of field ``name`` (its factory called), or None when it has none."""
+    f = next(f for f in dataclasses.fields(config_cls) if f.name == name)
+    if f.default is not dataclasses.MISSING:
+        return f.default
+    return f.default_factory() if f.default_factory is not dataclasses.MISSING else None
+
+
 def coerce(value: Any, hint: Any, key: str) -> Any:
-    """Check ``value`` against the type ``hint`` (int, float, bool, str, Literal, list, Optional)."""
+    """Check ``value`` against the type ``hint`` (int, float, bool, str, Literal, list, Optional, a dataclass)."""
     origin, args = typing.get_origin(hint), typing.get_args(hint)
     if origin in (Union, types.UnionType):
         if type(None) in args and (value is None or (isinstance(value, str) and value.lower() == "none")):
@@ -52,6 +100,12 @@ def coerce(value: Any, hint: Any, key: str) -> Any:
             except AudiozooError as err:
                 errors.append(str(err))
         raise AudiozooError(errors[0])
+    if dataclasses.is_dataclass(hint):
+        if isinstance(value, hint):
+            return value
+        if isinstance(value, Mapping):
+            return build_config(hint, value, key)
+        raise AudiozooError(f"bad value {value!r} for {key}: expected settings ({', '.join(setting_keys(hint, f'{key}.'))})")
     if origin is Literal:
         if value in args:
             return value
