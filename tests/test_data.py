@@ -177,3 +177,52 @@ def test_embedded_dataset_is_real_and_prepares(music):
     assert data.segments.shape == (2 * len(data.files), 45675)
     rms = np.sqrt((np.asarray(data.segments) ** 2).mean(axis=1))
     assert (rms > 0.01).all()  # no silent segments
+
+
+def float_wav(path: Path, wave: np.ndarray, sample_rate: int = SR_IN) -> Path:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    sf.write(path, wave.astype(np.float32), sample_rate, subtype="FLOAT")
+    return path
+
+
+def test_clips_are_checked_after_resampling_and_each_setting_decides(tmp_path, caplog):
+    root = tmp_path / "music"
+    for i in range(3):
+        write_music(root / f"good{i}.wav", 2.5, SR_IN, seed=i)
+    tone = sf.read(root / "good0.wav", dtype="float32")[0]
+    float_wav(root / "huge.wav", np.where(np.arange(len(tone)) == 999, 3e38, tone))
+    float_wav(root / "nan.wav", np.where(np.arange(len(tone)) == 999, np.nan, tone))
+    float_wav(root / "spike.wav", np.where(np.arange(len(tone)) == 999, 1e20, tone))
+    float_wav(root / "zeros.wav", np.zeros_like(tone))
+    with caplog.at_level(logging.WARNING):
+        data = api.prepare("folder", root=str(root), progress=False, **FAST)
+    assert sorted(data.skipped) == ["huge.wav", "nan.wav", "spike.wav", "zeros.wav"]
+    assert data.skipped["nan.wav"].startswith("contains NaN or infinite samples")
+    assert "absurd amplitude" in data.skipped["spike.wav"] and data.skipped["zeros.wav"] == "digital silence"
+    assert "skipped zeros.wav: digital silence" in caplog.text
+    assert np.isfinite(data.segments).all() and np.abs(data.segments).max() <= 1
+    kept = api.prepare("folder", root=str(root), silent="keep", loud="keep", progress=False, **FAST)
+    assert sorted(kept.skipped) == ["nan.wav"]  # non-finite: never usable
+    assert "kept (data.silent=keep)" in kept.warnings["zeros.wav"] and "zeros.wav" in kept.summary()
+
+
+def test_short_files_are_padded_with_a_warning(tmp_path, caplog):
+    with caplog.at_level(logging.WARNING):
+        data = api.prepare("folder", root=str(bad_folder(tmp_path / "music")), progress=False, **FAST)
+    assert "short.wav: shorter than the clip (1.0 s < 2 s); kept (data.short=pad)" in caplog.text
+    assert "kept, with a warning: 1" in data.summary()
+
+
+def test_strict_is_honoured_on_a_cache_hit(tmp_path):
+    root = bad_folder(tmp_path / "music")
+    assert api.prepare("folder", root=str(root), progress=False, **FAST).skipped  # cached, bad files skipped
+    with pytest.raises(AudiozooError, match="strict=true"):
+        api.prepare("folder", root=str(root), strict=True, progress=False, **FAST)
+
+
+def test_a_mostly_silent_dataset_is_an_error(tmp_path):
+    root = tmp_path / "music"
+    write_music(root / "a.wav", 0.4, SR_IN)
+    write_music(root / "b.wav", 0.4, SR_IN, seed=1)
+    with pytest.raises(AudiozooError, match="mostly silence: 6 of 8 segments"):
+        api.prepare("folder", root=str(root), segments=4, progress=False, **FAST)

@@ -39,12 +39,13 @@ def load_clip(path: Path, sample_rate: int, max_seconds: float | None = None) ->
     if data.shape[0] == 0:
         raise UnreadableAudio("no audio frames")
     mono = data.mean(axis=1) if data.shape[1] > 1 else data[:, 0]
-    if not np.isfinite(mono).all():
-        raise UnreadableAudio("contains NaN or infinite samples")
     if source_rate != sample_rate:
         mono = soxr.resample(mono, source_rate, sample_rate, quality="HQ")
     if max_seconds is not None:
         mono = mono[: round(max_seconds * sample_rate)]
+    # Checked after the mix-down and the resampler: huge finite samples overflow in either.
+    if not np.isfinite(mono).all():
+        raise UnreadableAudio("contains NaN or infinite samples (after mixing to mono and resampling)")
     return np.ascontiguousarray(mono, dtype=np.float32)
 
 

@@ -5,11 +5,17 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+from dataclasses import asdict
 from pathlib import Path
-from typing import Any
 
-CACHE_VERSION = 1
+from audiozoo.data.source import DataConfig
+
+CACHE_VERSION = 2
 """Bump when the preprocessing changes what it writes, so old caches are not reused."""
+
+NOT_SHAPING = ("test_fraction", "split_seed", "cache_dir", "workers")
+"""Data settings that leave the cached arrays alone; every other one (``strict``, ``silent``, …)
+changes what is kept, so it is part of the key."""
 
 
 def cache_root(setting: str = "") -> Path:
@@ -21,8 +27,9 @@ def cache_root(setting: str = "") -> Path:
     return Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "audiozoo"
 
 
-def cache_key(files: list[Path], settings: dict[str, Any]) -> str:
+def cache_key(files: list[Path], config: DataConfig) -> str:
     """A hash of the file list (path, size, modification time) and the settings that shape the arrays."""
     listing = [(str(p.resolve()), st.st_size, st.st_mtime_ns) for p in files for st in [p.stat()]]
+    settings = {k: v for k, v in asdict(config).items() if k not in NOT_SHAPING}
     blob = json.dumps({"version": CACHE_VERSION, "files": listing, "settings": settings}, sort_keys=True)
     return hashlib.sha256(blob.encode()).hexdigest()[:16]

@@ -20,8 +20,10 @@ class DataConfig:
     sample_rate: int = 3150  # 22050 / 7, as the report
     clip_seconds: float = 29.0  # each file is cut to its first clip_seconds
     segments: int = 2  # each clip is split into this many equal parts (the report: halves)
-    short: Literal["pad", "skip"] = "pad"  # files shorter than the clip: zero-pad or skip
-    strict: bool = False  # a file that cannot be read is an error instead of a warning
+    short: Literal["pad", "skip"] = "pad"  # files shorter than the clip: zero-pad (with a warning) or skip
+    silent: Literal["skip", "keep"] = "skip"  # files of digital silence (peak under one 16-bit step)
+    loud: Literal["skip", "keep"] = "skip"  # files with absurd samples (peak over 16, i.e. +24 dBFS)
+    strict: bool = False  # a file that would be skipped is an error instead of a warning
     test_fraction: float = 0.2  # share of source files held out for testing
     split_seed: int = 0  # which files are held out
     cache_dir: str = ""  # default: $AUDIOZOO_CACHE, else the user's cache dir
