@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import math
 import types
 import typing
 from collections.abc import Mapping
@@ -120,6 +121,8 @@ def coerce(value: Any, hint: Any, key: str) -> Any:
         return value
     if hint is float and isinstance(value, int) and not isinstance(value, bool):
         return float(value)
+    if hint is float and type(value) is float and not math.isfinite(value):
+        raise AudiozooError(f"bad value {value!r} for {key}: expected a finite number")
     if hint in (int, float, str, bool) and (type(value) is hint):
         return value
     raise AudiozooError(f"bad value {value!r} for {key}: expected {_type_name(hint)}, got {_type_name(type(value))}")

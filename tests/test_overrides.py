@@ -86,3 +86,13 @@ def test_unknown_setting_lists_valid_keys_closest_first():
 
 def test_none_values_keep_defaults():
     assert build_config(Settings, {"n_fft": None}, "repr") == Settings()
+
+
+@pytest.mark.parametrize("text", ["nan", "inf", "-inf"])
+def test_float_settings_must_be_finite(text):
+    @dataclass
+    class Config:
+        lr: float = 1e-3
+
+    with pytest.raises(AudiozooError, match=f"bad value {text} for model.lr: expected a finite number"):
+        build_config(Config, {"lr": parse_value(text)}, "model")
