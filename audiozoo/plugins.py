@@ -2,6 +2,8 @@
 
 Discovery happens on first use (:func:`host`), never at import. A plugin that fails to
 import or to register is recorded with its error and left out; the others keep working.
+Built-ins are listed once, as entry points in pyproject.toml; any plugin is switched off by
+name in registry.toml's ``[plugins] disabled`` or ``$AUDIOZOO_DISABLE_PLUGINS``.
 """
 
 from __future__ import annotations
@@ -10,8 +12,9 @@ import importlib.metadata
 import os
 import tomllib
 import traceback
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from functools import cached_property
+from functools import cached_property, partial
 from pathlib import Path
 from typing import Any
 
@@ -22,6 +25,7 @@ from audiozoo.data.source import AudioSource
 from audiozoo.errors import AudiozooError
 from audiozoo.metric import Metric
 from audiozoo.model import GenerativeModel
+from audiozoo.presets import Presets
 from audiozoo.registry import Registry
 from audiozoo.representation import Representation
 
@@ -34,6 +38,8 @@ BASES: dict[str, type] = {
     "metrics": Metric,
 }
 SINGULAR = {"representations": "representation", "models": "model", "datasets": "dataset", "metrics": "metric"}
+Commit = Callable[[str], None]
+"""A checked registration, waiting for its provider (the plugin that made it) to be committed."""
 
 
 @dataclass
@@ -54,18 +60,20 @@ class PluginInfo:
 
 
 def registry_file() -> Path:
-    """registry.toml: ``$AUDIOZOO_REGISTRY`` if set, else the one beside the ``audiozoo`` package."""
-    return Path(os.environ.get("AUDIOZOO_REGISTRY") or Path(__file__).resolve().parent.parent / "registry.toml")
+    """registry.toml: ``$AUDIOZOO_REGISTRY`` if set, else the one inside the ``audiozoo`` package (package data)."""
+    return Path(os.environ.get("AUDIOZOO_REGISTRY") or Path(__file__).resolve().parent / "registry.toml")
 
 
 class PluginHost:
-    """The plugin manager, the registries it fills, and what registry.toml says."""
+    """The plugin manager, the registries and presets it fills, and what registry.toml says."""
 
     def __init__(self, registry_path: Path | None = None) -> None:
         path = registry_path or registry_file()
         try:
             self.settings: dict[str, Any] = tomllib.loads(path.read_text())
-        except (OSError, tomllib.TOMLDecodeError) as err:
+            self.preset_registry = Presets()
+            self.preset_registry.register_file(self.settings.get("presets", {}), f"registry file {path}")
+        except (OSError, tomllib.TOMLDecodeError, AudiozooError, TypeError, ValueError) as err:
             raise AudiozooError(f"cannot read the plugin registry {path}: {err}") from None
         self.pm = pluggy.PluginManager(GROUP)
         self.pm.add_hookspecs(hookspecs)
@@ -76,7 +84,8 @@ class PluginHost:
 
     @cached_property
     def presets(self) -> dict[str, dict[str, Any]]:
-        return self.settings.get("presets", {})
+        """Every preset, registry.toml's and the plugins', as ``preset=NAME`` expands it."""
+        return self.preset_registry.tables()
 
     @cached_property
     def defaults(self) -> dict[str, Any]:
@@ -86,8 +95,8 @@ class PluginHost:
         return self.registries[kind]
 
     def _load_entry_points(self) -> None:
-        enabled = set(self.settings.get("plugins", {}).get("enabled", []))
         blocked = {n.strip() for n in os.environ.get("AUDIOZOO_DISABLE_PLUGINS", "").split(",") if n.strip()}
+        blocked |= set(self.settings.get("plugins", {}).get("disabled", []))
         points = importlib.metadata.entry_points(group=GROUP)
         # Built-ins first, so a third-party duplicate is the one reported.
         ordered = sorted(points, key=lambda ep: (_dist_name(ep) != BUILTIN_DIST, ep.name))
@@ -99,7 +108,7 @@ class PluginHost:
                 self.plugins[f"{ep.name} ({dist})"] = info
                 continue
             self.plugins[ep.name] = info
-            if (info.builtin and ep.name not in enabled) or ep.name in blocked:
+            if ep.name in blocked:
                 info.status = "disabled"
                 continue
             try:
@@ -116,25 +125,36 @@ class PluginHost:
     def _register_all(self) -> None:
         for kind, hook_name in hookspecs.KINDS.items():
             for impl in getattr(self.pm.hook, hook_name).get_hookimpls():
-                self._call_register_hook(kind, impl)
+                self._call_register_hook(impl, self._class_register(kind))
+        for impl in self.pm.hook.register_presets.get_hookimpls():
+            self._call_register_hook(impl, self._preset_register)
 
-    def _call_register_hook(self, kind: str, impl: pluggy.HookImpl) -> None:
-        """Run one plugin's hook, staging its registrations so a failing hook registers nothing."""
+    def _call_register_hook(self, impl: pluggy.HookImpl, register: Callable[..., Commit]) -> None:
+        """Run one plugin's hook. Each ``register`` call is checked at once and committed, with the
+        plugin as provider, after the hook returns: a hook that raises registers nothing."""
         info = self.plugins[impl.plugin_name]
-        staged: list[tuple[str, Any]] = []
-        base = BASES[kind]
-
-        def register(obj: Any, name: str | None = None) -> None:
-            if not (isinstance(obj, type) and issubclass(obj, base)):
-                raise AudiozooError(f"{hookspecs.KINDS[kind]} got {obj!r}, which is not a {base.__name__} subclass")
-            staged.append((name or obj.name, obj))
-
+        staged: list[Commit] = []
         try:
-            impl.function(register=register)
-            for name, obj in staged:
-                self.registries[kind].register(name, obj, info.provider)
+            impl.function(register=lambda *args, **kwargs: staged.append(register(*args, **kwargs)))
+            for commit in staged:
+                commit(info.provider)
         except Exception as err:
             info.status, info.error = "error", _one_line(err)
+
+    def _class_register(self, kind: str) -> Callable[..., Commit]:
+        """``register(cls, name=None)`` for a plugin kind's hook, refusing what is not a subclass of its base."""
+        registry, base = self.registries[kind], BASES[kind]
+
+        def register(obj: Any, name: str | None = None) -> Commit:
+            if not (isinstance(obj, type) and issubclass(obj, base)):
+                raise AudiozooError(f"{hookspecs.KINDS[kind]} got {obj!r}, which is not a {base.__name__} subclass")
+            return partial(registry.register, name or obj.name, obj)
+
+        return register
+
+    def _preset_register(self, name: str, overrides: Mapping[str, Any], model: str | None = None) -> Commit:
+        """``register(name, overrides, model=None)`` for ``register_presets``."""
+        return partial(self.preset_registry.register, name, overrides, model=model)
 
 
 def _dist_name(ep: importlib.metadata.EntryPoint) -> str:

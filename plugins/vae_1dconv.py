@@ -7,7 +7,7 @@ from dataclasses import dataclass
 import torch
 
 from audiozoo import hookimpl
-from audiozoo_plugins.vae_common import VAE, VAEConfig, activation
+from audiozoo_plugins.vae_common import VAE, VAEConfig, activation, register_vae_presets
 
 
 @dataclass
@@ -56,3 +56,8 @@ class Conv1dVAE(VAE):
 @hookimpl
 def register_models(register):
     register(Conv1dVAE)
+
+
+@hookimpl
+def register_presets(register):
+    register_vae_presets(register, Conv1dVAE.name, seed_epochs=200)

@@ -8,9 +8,9 @@ from __future__ import annotations
 
 import math
 from abc import abstractmethod
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
-from typing import Literal
+from typing import Any, Literal
 
 import torch
 import torch.nn.functional as F
@@ -134,6 +134,20 @@ def plan_factors(frames: int, stages: int, factor: int, min_latent_frames: int) 
         else:
             factors.append(1)
     return factors
+
+
+def register_vae_presets(register: Callable[..., None], model: str, seed_epochs: int) -> None:
+    """A VAE's part of the shared presets: its tiny size (``debug``), its budget's batch
+    (``default``) and the report's settings (``seed``: waveform halves, ``seed_epochs`` epochs)."""
+    presets: dict[str, dict[str, Any]] = {
+        "debug": {"model.widths": [16, 32], "model.latent_channels": 8, "model.kernel_size": 3,
+                  "model.min_latent_frames": 4, "model.lr": 3e-3},
+        "default": {"batch_size": 4},
+        "seed": {"repr": "waveform", "data.sample_rate": 3150, "data.clip_seconds": 29.0, "data.segments": 2,
+                 "epochs": seed_epochs},
+    }
+    for name, overrides in presets.items():
+        register(name, overrides, model=model)
 
 
 class VAE(GenerativeModel):

@@ -8,7 +8,7 @@ from typing import Literal
 import torch
 
 from audiozoo import hookimpl
-from audiozoo_plugins.vae_common import MONOTONIC, VAE, VAEConfig, activation
+from audiozoo_plugins.vae_common import MONOTONIC, VAE, VAEConfig, activation, register_vae_presets
 
 
 @dataclass
@@ -75,3 +75,8 @@ class ConvPoolVAE(VAE):
 @hookimpl
 def register_models(register):
     register(ConvPoolVAE)
+
+
+@hookimpl
+def register_presets(register):
+    register_vae_presets(register, ConvPoolVAE.name, seed_epochs=50)

@@ -16,14 +16,6 @@ MODELS = host().registry("models").names()
 REPRESENTATIONS = host().registry("representations").names()
 """Every registered model × every registered representation: a new plugin is covered the moment it registers."""
 
-FALLBACK_DEBUG = {
-    "gan": {"noise_dim": 16, "dense_widths": [32], "channels": [8, 4], "base_size": 4, "disc_widths": [32]},
-    "vae_1dconv": {"widths": [16, 32], "latent_channels": 8, "kernel_size": 3, "min_latent_frames": 4, "lr": 3e-3},
-    "vae_convpool": {"widths": [16, 32], "latent_channels": 8, "kernel_size": 3, "min_latent_frames": 4, "lr": 3e-3},
-}
-"""Tiny settings per model, used until registry.toml's ``debug`` preset has ``model.*`` keys for it
-(a model in neither runs with its defaults): fast, yet enough to fit one batch."""
-
 SECONDS = 1.0  # of each music clip: waveform [1, 3150], stft [514, 25], mel [64, 25], mfcc [20, 25]
 STEPS = 60
 FIT_RATIO = 0.7  # after STEPS updates on one batch, "loss" (mean of the last 5) must fall below this × the first
@@ -39,10 +31,10 @@ def one_thread():
 
 
 def debug_settings(name: str) -> dict:
-    """The ``model.*`` keys of the ``debug`` preset for model ``name`` (``[presets.debug.models.NAME]``)."""
+    """The ``model.*`` keys of model ``name``'s own ``debug`` preset (registered beside its code; a model
+    without one runs at its defaults): tiny, yet enough to fit one batch."""
     preset = host().presets.get("debug", {}).get("models", {}).get(name, {})
-    settings = {key.removeprefix("model."): value for key, value in preset.items() if key.startswith("model.")}
-    return settings or FALLBACK_DEBUG.get(name, {})
+    return {key.removeprefix("model."): value for key, value in preset.items() if key.startswith("model.")}
 
 
 def debug_model(name: str, shape: tuple[int, int], seed: int = 0) -> GenerativeModel:
@@ -168,6 +160,13 @@ def test_default_model_fits_real_shapes(name, shape):
 
 
 # --- settings and description -----------------------------------------------------------------
+
+
+@pytest.mark.parametrize("name", MODELS)
+def test_ships_its_own_debug_preset(name):
+    settings = debug_settings(name)
+    assert settings, f"{name} needs a debug preset: register_presets(register) → register('debug', {{...}}, model={name!r})"
+    get_model(name, (64, 100), **settings)
 
 
 @pytest.mark.parametrize("name", MODELS)

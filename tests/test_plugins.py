@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib.metadata
 import os
 import subprocess
 import sys
@@ -11,12 +12,14 @@ from pathlib import Path
 import pytest
 import torch
 
-from audiozoo.plugins import PluginHost, registry_file
+from audiozoo.overrides import apply_preset
+from audiozoo.plugins import GROUP, PluginHost, registry_file
 from conftest import make_distribution
 
 ROOT = Path(__file__).resolve().parent.parent
 EXAMPLE = ROOT / "examples" / "audiozoo-mulaw"
-BUILTINS = tomllib.loads(registry_file().read_text())["plugins"]["enabled"]
+BUILTINS = importlib.metadata.distribution("audiozoo").entry_points.select(group=GROUP).names
+"""audiozoo's own plugins: its entry points, their one list."""
 
 GOOD = """
 from audiozoo import hookimpl
@@ -42,13 +45,67 @@ def test_builtins_load_as_entry_points():
     assert {"classical", "gtzan", "folder"} <= set(host.registry("datasets").names())
 
 
-def test_registry_toml_decides_which_builtins_load(tmp_path):
+def test_registry_toml_can_switch_plugins_off(tmp_path):
     path = tmp_path / "registry.toml"
-    path.write_text('[plugins]\nenabled = ["waveform"]\n[defaults]\ndata = "classical"\n')
+    path.write_text('[plugins]\ndisabled = ["gtzan", "folder"]\n[defaults]\ndata = "classical"\n')
     host = PluginHost(path)
     assert host.plugins["waveform"].status == "loaded"
     assert host.plugins["gtzan"].status == "disabled"
-    assert host.registry("datasets").names() == []
+    assert host.registry("datasets").names() == ["classical"]
+
+
+def test_registry_toml_is_package_data(tmp_path, monkeypatch):
+    import audiozoo
+
+    assert registry_file() == Path(audiozoo.__file__).resolve().parent / "registry.toml"
+    other = tmp_path / "other.toml"
+    other.write_text('[defaults]\nrepr = "stft"\n')
+    monkeypatch.setenv("AUDIOZOO_REGISTRY", str(other))
+    assert PluginHost().defaults == {"repr": "stft"}
+
+
+PRESETS = """
+from audiozoo import hookimpl
+from audiozoo_plugins.waveform import Waveform
+
+@hookimpl
+def register_presets(register):
+    register("debug", {"model.width": 2}, model="{model}")
+    register("{shared}", {"description": "x", "epochs": 3})
+"""
+
+
+def preset_plugins(tmp_path: Path, **plugins: tuple[str, str]) -> Path:
+    """A distribution whose plugins (name → (model, shared preset name)) register presets."""
+    return make_distribution(tmp_path, "audiozoo-presets", {name: f"zoo_{name}" for name in plugins},
+                             {f"zoo_{name}": PRESETS.replace("{model}", model).replace("{shared}", shared)
+                              for name, (model, shared) in plugins.items()})
+
+
+def test_plugins_ship_presets_beside_the_shared_part(tmp_path, monkeypatch):
+    monkeypatch.syspath_prepend(str(preset_plugins(tmp_path, mine=("mymodel", "quick"))))
+    host = PluginHost()
+    assert "register_presets" in host.plugins["mine"].hooks
+    debug = apply_preset({"model": "mymodel", "preset": "debug"}, host.presets)
+    assert debug == {"epochs": 1, "batch_size": 4, "samples": 2, "model.width": 2, "model": "mymodel"}
+    assert apply_preset({"preset": "quick"}, host.presets) == {"epochs": 3}
+    # Built-in models' own debug sizes are unchanged by another plugin's.
+    assert apply_preset({"model": "gan", "preset": "debug"}, host.presets)["model.noise_dim"] == 16
+
+
+def test_a_preset_clash_names_both_plugins(tmp_path, monkeypatch):
+    monkeypatch.syspath_prepend(str(preset_plugins(tmp_path, one=("mymodel", "quick"), two=("mymodel", "fast"),
+                                                   three=("other", "quick"), four=("gan", "slow"))))
+    plugins = PluginHost().plugins
+    assert plugins["one"].status == "loaded"
+    assert plugins["two"].error == ("mymodel preset 'debug' is registered twice: by plugin 'one' (audiozoo-presets 1.0) "
+                                    "and by plugin 'two' (audiozoo-presets 1.0)")
+    assert plugins["three"].error == ("preset 'quick' is registered twice: by plugin 'one' (audiozoo-presets 1.0) "
+                                      "and by plugin 'three' (audiozoo-presets 1.0)")
+    assert "gan preset 'debug' is registered twice: by plugin 'gan' (audiozoo " in plugins["four"].error
+    presets = PluginHost().presets
+    assert "fast" not in presets and "slow" not in presets, "a clashing plugin registers none of its presets"
+    assert presets["debug"]["models"]["gan"]["model.noise_dim"] == 16, "the first registration stays"
 
 
 def test_environment_can_block_any_plugin(monkeypatch):
