@@ -144,9 +144,10 @@ def run_command(args: tuple[str, ...]) -> None:
     """Train a model on a representation: model=NAME [repr=NAME] [data=NAME] [preset=NAME] [KEY=VALUE ...].
 
     Settings: model.KEY, repr.KEY, data.KEY and the run's own (epochs, batch_size, seed,
-    device=auto|cpu|cuda, max_seconds, checkpoint_every, samples, runs_dir, name).
-    Without preset=, registry.toml's default preset applies: 240 s of training.
-    resume=RUN_DIR continues a run; config=RUN_DIR/config.toml starts one like it.
+    device=auto|cpu|cuda, max_seconds, checkpoint_every, checkpoint_seconds, samples, runs_dir,
+    name); audiozoo list models --settings shows them all. Without preset=, registry.toml's
+    default preset applies: 240 s of training. resume=RUN_DIR continues a run (Ctrl-C or kill
+    loses at most checkpoint_seconds); config=FILE starts one with the settings in FILE.
     """
     from audiozoo.train.run import run
     from audiozoo.train.trainer import TrainingInterrupted
@@ -155,8 +156,8 @@ def run_command(args: tuple[str, ...]) -> None:
     resume = overrides.pop("resume", None)
     try:
         result = run(resume=resume, **overrides)
-    except TrainingInterrupted:
-        raise click.ClickException("interrupted: checkpoint saved; continue with audiozoo run resume=RUN_DIR") from None
+    except TrainingInterrupted as err:
+        raise click.ClickException(f"interrupted: checkpoint saved; continue with audiozoo run resume={err.path}") from None
     if not result.files:  # a torchrun rank other than 0: rank 0 reports
         return
     click.echo(f"run finished: {result.path}  ({result.progress.step} steps, {result.progress.seconds:.0f} s)")

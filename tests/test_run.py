@@ -40,9 +40,11 @@ def test_run_writes_everything_a_user_needs(tiny):
 
 def test_config_toml_reproduces_the_run(tiny, tmp_path):
     first = run(progress=False, **{**tiny, "model.lr": 0.02})
-    again = run(progress=False, config=str(first.path / "config.toml"))
-    assert again.path != first.path
-    assert again.settings == {**first.settings, "run": {**first.settings["run"]}}
+    shared = tmp_path / "exp.toml"  # any file, not only a run's own config.toml
+    shared.write_text((first.path / "config.toml").read_text().replace(tiny["runs_dir"], "/elsewhere"))
+    again = run(progress=False, config=str(shared), runs_dir=tiny["runs_dir"])
+    assert again.path.parent == first.path.parent != Path("/elsewhere")  # a file never says where files go
+    assert again.settings == first.settings
     assert losses(again.path) == losses(first.path)
 
 

@@ -9,6 +9,7 @@ import torch
 
 from audiozoo.atomic import atomic_file
 from audiozoo.errors import AudiozooError
+from audiozoo.faults import fault_point
 
 LATEST = "latest.pt"
 
@@ -18,7 +19,13 @@ def save_checkpoint(folder: Path, state: dict[str, Any]) -> Path:
     path = folder / LATEST
     with atomic_file(path) as tmp:
         torch.save(state, tmp)
+        fault_point("during-checkpoint-write")
+    fault_point("after-checkpoint-write")
     return path
+
+
+def has_checkpoint(folder: Path) -> bool:
+    return (folder / LATEST).is_file()
 
 
 def load_checkpoint(folder: Path) -> dict[str, Any]:
@@ -27,8 +34,18 @@ def load_checkpoint(folder: Path) -> dict[str, Any]:
         return torch.load(path, map_location="cpu", weights_only=True)
     except FileNotFoundError:
         raise AudiozooError(f"no checkpoint in {folder} (expected {LATEST})") from None
-    except Exception as err:  # a foreign or damaged file
-        raise AudiozooError(f"cannot load checkpoint {path}: {err}") from None
+    except Exception as err:  # a foreign, damaged or unsafe file: say which, never torch's advice to unpickle it
+        raise AudiozooError(f"cannot load checkpoint {path}: {_why(path, err)}") from None
+
+
+def _why(path: Path, err: Exception) -> str:
+    if path.stat().st_size == 0:
+        return "the file is empty"
+    if isinstance(err, EOFError) or "central directory" in str(err) or "zip archive" in str(err):
+        return "the file is truncated or not a torch checkpoint"
+    if "Weights only load failed" in str(err):
+        return "it holds objects other than tensors and plain values (refused: loading them could run code)"
+    return str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
 
 
 def rng_state() -> dict[str, Any]:

@@ -7,10 +7,14 @@ A run directory holds everything needed to understand, reproduce and continue it
 
 from __future__ import annotations
 
+import itertools
 import json
 import os
+import shutil
+import sys
 import time
 import tomllib
+from contextlib import nullcontext
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -18,7 +22,10 @@ from typing import Any
 import numpy as np
 import torch
 
+from tqdm import tqdm
+
 from audiozoo import api
+from audiozoo.atomic import atomic_file, ensure_writable, remove_stale_temporaries
 from audiozoo.config import build_config, setting_names
 from audiozoo.data.prepare import PreparedData
 from audiozoo.data.prepare import prepare as prepare_source
@@ -29,11 +36,12 @@ from audiozoo.plots import save_loss_curves
 from audiozoo.plugins import host
 from audiozoo.representation import Representation
 from audiozoo.train import distributed
-from audiozoo.train.checkpoint import load_checkpoint, rng_state, save_checkpoint, set_rng_state
+from audiozoo.train.checkpoint import has_checkpoint, load_checkpoint, rng_state, save_checkpoint, set_rng_state
+from audiozoo.train.lock import run_dir_lock
 from audiozoo.train.outputs import read_metrics, write_reconstructions, write_samples
 from audiozoo.train.settings import TrainConfig, pick_device
 from audiozoo.train.tomlfile import write_toml
-from audiozoo.train.trainer import Progress, train
+from audiozoo.train.trainer import Progress, TrainingDiverged, TrainingInterrupted, train
 
 CONFIG, METRICS, CHECKPOINTS = "config.toml", "metrics.jsonl", "checkpoints"
 PLUGIN_KEYS = ("model", "repr", "data")
@@ -100,17 +108,35 @@ def resolve(overrides: dict[str, Any]) -> dict[str, dict[str, Any]]:
 
 
 def read_settings(run_dir: Path) -> dict[str, dict[str, Any]]:
+    """The resolved settings of the run in ``run_dir``, checked for shape (the file may be hand-edited)."""
+    if not (run_dir / CONFIG).is_file():
+        raise AudiozooError(f"not a run directory (no {CONFIG}): {run_dir}")
+    return read_config(run_dir / CONFIG)
+
+
+def read_config(path: Path) -> dict[str, dict[str, Any]]:
+    """The tables of a ``config.toml`` (a run's, or a shared file written like one); a missing table is an error."""
     try:
-        return tomllib.loads((run_dir / CONFIG).read_text())
-    except FileNotFoundError:
-        raise AudiozooError(f"not a run directory (no {CONFIG}): {run_dir}") from None
-    except tomllib.TOMLDecodeError as err:
-        raise AudiozooError(f"cannot read {run_dir / CONFIG}: {err}") from None
+        settings = tomllib.loads(path.read_text())
+    except OSError as err:
+        raise AudiozooError(f"cannot read {path}: {err.strerror or err}") from None
+    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as err:
+        raise AudiozooError(f"cannot read {path}: {err}") from None
+    for table in ("run", *PLUGIN_KEYS):
+        if not isinstance(settings.get(table), dict):
+            raise AudiozooError(f"{path} has no [{table}] table (a run's settings are [run], [model], [repr], [data])")
+    for key in PLUGIN_KEYS:
+        if not isinstance(settings["run"].get(key), str):
+            raise AudiozooError(f"{path}: [run] must name the {key} ({key} = \"NAME\")")
+    return settings
 
 
 def settings_as_overrides(settings: dict[str, dict[str, Any]]) -> dict[str, Any]:
-    """The tables of config.toml back into ``key=value`` overrides (to start a run like another)."""
-    flat = dict(settings["run"])
+    """The tables of config.toml back into ``key=value`` overrides (to start a run like another).
+
+    ``runs_dir`` is left out: a shared file says what to train, not where this user's files go.
+    """
+    flat = {k: v for k, v in settings["run"].items() if k != "runs_dir"}
     for table in PLUGIN_KEYS:
         flat.update({f"{table}.{k}": v for k, v in settings[table].items()})
     return flat
@@ -122,15 +148,18 @@ def train_config_of(settings: dict[str, dict[str, Any]]) -> TrainConfig:
 
 
 def build(settings: dict[str, dict[str, Any]], progress: bool = True) -> tuple[Representation, GenerativeModel, TrainConfig, PreparedData]:
-    """The objects a run's settings describe (settings are checked again: config.toml may be hand-edited)."""
+    """The objects a run's settings describe (settings are checked again: config.toml may be hand-edited).
+
+    Every setting is checked before the data is prepared, so a typo never waits for decoding.
+    """
     names = settings["run"]
     train_config = train_config_of(settings)
     source = api.get_dataset(names["data"], **settings["data"])
     rep = api.get_representation(names["repr"], **settings["repr"])
-    data = prepare_source(source, progress=progress)
     shape = rep.shape(source.config.segment_samples)
     torch.manual_seed(train_config.seed)
     model = api.get_model(names["model"], shape, **settings["model"])
+    data = prepare_source(source, progress=progress)
     return rep, model, train_config, data
 
 
@@ -141,20 +170,32 @@ def encode_all(rep: Representation, clips: np.ndarray, device: torch.device) -> 
     return torch.cat(out)
 
 
-def new_run_dir(train_config: TrainConfig, names: dict[str, Any]) -> Path:
-    base = Path(train_config.runs_dir)
-    name = train_config.name or f"{time.strftime('%Y%m%d-%H%M%S')}-{names['model']}-{names['repr']}"
-    path, n = base / name, 1
-    while path.exists():
-        n += 1
-        path = base / f"{name}-{n}"
+def create_run_dir(settings: dict[str, dict[str, Any]]) -> Path:
+    """A new run directory under ``runs_dir`` holding ``config.toml`` (``NAME-2``, … when taken)."""
+    config, names = train_config_of(settings), settings["run"]
+    base = Path(config.runs_dir)
+    name = config.name or f"{time.strftime('%Y%m%d-%H%M%S')}-{names['model']}-{names['repr']}"
+    for n in itertools.count(1):
+        path = base / (name if n == 1 else f"{name}-{n}")
+        try:
+            path.mkdir(parents=True)
+            break
+        except FileExistsError:
+            continue
+    write_toml(path / CONFIG, settings, header=f"audiozoo run; reproduce with: audiozoo run config={path / CONFIG}")
     return path
+
+
+def status(text: str) -> None:
+    """A line on stderr saying what the run does now (printed above any progress bar)."""
+    tqdm.write(text, file=sys.stderr)
 
 
 def run(resume: str | Path | None = None, progress: bool = True, **overrides: Any) -> Run:
     """Train ``model=`` on ``repr=`` (``data=``, ``preset=``, dotted ``model.KEY=`` settings), or
     continue ``resume=RUN_DIR``. Returns the :class:`Run` once training and its outputs are done.
 
+    ``config=FILE`` (or a run directory) starts from the settings in that file; other keys still win.
     Under ``torchrun`` every rank runs this; rank 0 alone prepares data first, writes files and
     checkpoints, and the run directory it creates is shared with the others.
     """
@@ -164,9 +205,16 @@ def run(resume: str | Path | None = None, progress: bool = True, **overrides: An
         settings = read_settings(Path(resume))
     else:
         if "config" in overrides:  # start from another run's settings; the other keys still win
-            overrides = {**settings_as_overrides(read_settings(Path(overrides.pop("config")).parent)), **overrides}
+            source = Path(str(overrides.pop("config")))
+            overrides = {**settings_as_overrides(read_config(source / CONFIG if source.is_dir() else source)),
+                         **overrides}
         settings = resolve(overrides)
-    device = distributed.setup(pick_device(settings["run"]["device"]))
+    train_config = train_config_of(settings)
+    if resume is None:
+        ensure_writable(Path(train_config.runs_dir), "the runs folder", "choose another with runs_dir=PATH")
+    else:
+        ensure_writable(Path(resume), "the run directory", "copy it somewhere writable and resume the copy")
+    device = distributed.setup(pick_device(train_config.device))
     try:
         return _run(settings, None if resume is None else Path(resume), device, progress)
     finally:
@@ -175,18 +223,32 @@ def run(resume: str | Path | None = None, progress: bool = True, **overrides: An
 
 def _run(settings: dict[str, dict[str, Any]], resume: Path | None, device: torch.device, progress: bool) -> Run:
     lead = distributed.rank() == 0
+    path = distributed.broadcast(create_run_dir(settings) if resume is None and lead else resume)
+    with run_dir_lock(path) if lead else nullcontext():
+        if lead:
+            for folder in (path, path / CHECKPOINTS):
+                remove_stale_temporaries(folder)
+        try:
+            return _train_in(path, settings, resume is not None, device, progress and lead)
+        except AudiozooError:
+            if resume is None and lead and not has_checkpoint(path / CHECKPOINTS) and not (path / METRICS).exists():
+                shutil.rmtree(path, ignore_errors=True)  # a run that never started leaves no folder
+            raise
+
+
+def _train_in(path: Path, settings: dict[str, dict[str, Any]], resuming: bool, device: torch.device,
+              show: bool) -> Run:
+    lead = distributed.rank() == 0
+    say = status if show else _quiet
+    names, budget = settings["run"], train_config_of(settings)
+    limit = f"{budget.max_seconds:g} s budget, at most {budget.epochs} epochs" if budget.max_seconds else f"{budget.epochs} epochs"
+    say(f"{'continuing' if resuming else 'training'} {names['model']} on {names['repr']} of {names['data']} "
+        f"({limit}, batch {budget.batch_size}, {device.type}); run directory: {path}")
     if not lead:
         distributed.barrier()  # rank 0 prepares (and caches) the data first
-    rep, model, train_config, data = build(settings, progress and lead)
+    rep, model, train_config, data = build(settings, show)
     if lead:
         distributed.barrier()
-    if resume is not None:
-        path = resume
-    elif lead:
-        path = new_run_dir(train_config, settings["run"])
-        path.mkdir(parents=True)
-        write_toml(path / CONFIG, settings, header=f"audiozoo run; reproduce with: audiozoo run config={path / CONFIG}")
-    path = distributed.broadcast(path if lead or resume is not None else None)
     train_idx, test_idx = data.split_indices()
     if len(train_idx) == 0:
         raise AudiozooError("the training split is empty: use more files or a smaller data.test_fraction")
@@ -194,7 +256,9 @@ def _run(settings: dict[str, dict[str, Any]], resume: Path | None, device: torch
     model.to(device)
     optimizers = model.configure_optimizers()
     state = Progress()
-    if resume is not None:
+    if resuming and not has_checkpoint(path / CHECKPOINTS):
+        say(f"no checkpoint yet in {path}: starting from the first step")
+    if resuming and has_checkpoint(path / CHECKPOINTS):
         checkpoint = load_checkpoint(path / CHECKPOINTS)
         rep.load_state_dict(checkpoint["representation"])
         model.load_state_dict(checkpoint["model"])
@@ -202,31 +266,55 @@ def _run(settings: dict[str, dict[str, Any]], resume: Path | None, device: torch
             opt.load_state_dict(checkpoint["optimizers"][name])
         state = Progress(**checkpoint["progress"])
         set_rng_state(checkpoint["rng"])
-        if lead:
-            _truncate_metrics(path / METRICS, state.step)
+        say(f"from the checkpoint of step {state.step} ({state.seconds:.0f} s trained)")
     else:
+        say(f"fitting {names['repr']} statistics on {len(train_idx)} training clips")
         rep.fit(torch.as_tensor(np.asarray(data.segments[train_idx[i : i + ENCODE_BATCH]]))
                 for i in range(0, len(train_idx), ENCODE_BATCH))
+    if lead and resuming:
+        _truncate_metrics(path / METRICS, state.step)
+    say(f"encoding {len(train_idx)} training clips")
     x_train = encode_all(rep, data.segments[train_idx], device)
+    saved = state.step if resuming and has_checkpoint(path / CHECKPOINTS) else None
 
     def save(at: Progress) -> None:
+        nonlocal saved
         if lead:
             save_checkpoint(path / CHECKPOINTS, {
                 "model": model.state_dict(), "representation": rep.state_dict(),
                 "optimizers": {k: o.state_dict() for k, o in optimizers.items()},
                 "progress": at.as_dict(), "rng": rng_state(), "settings": json.dumps(settings)})
+        saved = at.step
 
     with open(path / METRICS if lead else os.devnull, "a") as metrics:
         def log(record: dict[str, Any]) -> None:
             metrics.write(json.dumps(record) + "\n")
             metrics.flush()
 
-        state = train(model, optimizers, x_train, train_config, state, log, save, show_progress=progress)
+        try:
+            state = train(model, optimizers, x_train, train_config, state, log, save, show_progress=show)
+        except TrainingInterrupted:
+            raise TrainingInterrupted(path) from None
+        except TrainingDiverged as err:
+            raise TrainingDiverged(f"{err}; {_kept(path, saved)}") from None
     save(state)
     result = Run(path, settings, model, rep, state)
     if lead:
+        say("writing samples" + (" and reconstructions" if model.can_reconstruct else ""))
         result.files = write_outputs(result, data, test_idx)
     return result
+
+
+def _quiet(text: str) -> None:
+    """``status`` when progress is off."""
+
+
+def _kept(path: Path, step: int | None) -> str:
+    """What a diverged run keeps, and how to go on."""
+    edit = f"change what diverged in {path / CONFIG} (model.lr, say) and continue with audiozoo run resume={path}"
+    if step is None:
+        return f"no step finished before it, so there is no checkpoint; {edit} (it starts again)"
+    return f"the checkpoint of step {step} is kept; {edit}"
 
 
 def write_outputs(run: Run, data: PreparedData, test_idx: np.ndarray) -> dict[str, list[Path]]:
@@ -263,6 +351,7 @@ def load_run(path: str | Path, device: str = "auto") -> Run:
 
 
 def _truncate_metrics(path: Path, step: int) -> None:
-    """Drop log lines past the checkpoint, so a resumed run's curve has no steps twice."""
+    """Drop log lines past the checkpoint (and a line torn by a kill), so a resumed run's curve has no steps twice."""
     kept = [r for r in read_metrics(path) if r["step"] <= step]
-    path.write_text("".join(json.dumps(r) + "\n" for r in kept))
+    with atomic_file(path) as tmp:
+        tmp.write_text("".join(json.dumps(r) + "\n" for r in kept))

@@ -19,19 +19,25 @@ class TrainConfig:
     seed: int = 0  # model initialisation, batch order, sampling
     device: Literal["auto", "cpu", "cuda"] = "auto"  # auto: CUDA when present
     max_seconds: float = 0.0  # wall-clock budget for training; 0: none (epochs decide)
-    checkpoint_every: int = 200  # steps between checkpoints (one is always written at the end)
+    checkpoint_every: int = 200  # steps between checkpoints (one is also written at the first step and at the end)
+    checkpoint_seconds: float = 60.0  # at most this long between checkpoints: what a kill -9 can lose; 0: by steps only
     log_every: int = 1  # steps between lines of metrics.jsonl
     samples: int = 8  # generated clips written at the end
     reconstructions: int = 4  # test clips reconstructed at the end (autoencoders)
     runs_dir: str = "runs"
-    name: str = ""  # run directory name; default: time-model-repr
+    name: str = ""  # run directory name (a plain folder name under runs_dir); default: time-model-repr
 
     def __post_init__(self) -> None:
         for key in ("epochs", "batch_size", "checkpoint_every", "log_every"):
             if getattr(self, key) < 1:
                 raise ValueError(f"{key} must be at least 1, got {getattr(self, key)}")
-        if self.max_seconds < 0 or self.samples < 0 or self.reconstructions < 0:
-            raise ValueError("max_seconds, samples and reconstructions must not be negative")
+        for key in ("max_seconds", "checkpoint_seconds", "samples", "reconstructions"):
+            if getattr(self, key) < 0:
+                raise ValueError(f"{key} must not be negative, got {getattr(self, key)}")
+        if not 0 <= self.seed < 2**32:
+            raise ValueError(f"seed must be in [0, 2**32), got {self.seed}")
+        if self.name in (".", "..") or "/" in self.name or "\\" in self.name:
+            raise ValueError(f"name must be a plain folder name (no / or \\, not . or ..), got {self.name!r}")
 
 
 def pick_device(choice: str) -> torch.device:

@@ -12,17 +12,22 @@ import torch
 from tqdm import tqdm
 
 from audiozoo.errors import AudiozooError
+from audiozoo.faults import fault_point
 from audiozoo.train import distributed
 from audiozoo.model import GenerativeModel
 from audiozoo.train.settings import TrainConfig
 
 
 class TrainingDiverged(AudiozooError):
-    """A loss became NaN or infinite; the last good checkpoint is kept."""
+    """A loss became NaN or infinite; the last good checkpoint is kept (the run adds which, and where)."""
 
 
 class TrainingInterrupted(Exception):
-    """Ctrl-C during training, after a checkpoint was written."""
+    """Ctrl-C during training, after a checkpoint was written; ``path`` is the run directory to resume."""
+
+    def __init__(self, path: object = None) -> None:
+        super().__init__(path)
+        self.path = path
 
 
 @dataclass
@@ -36,6 +41,21 @@ class Progress:
 
     def as_dict(self) -> dict[str, Any]:
         return dict(vars(self))
+
+
+class CheckpointClock:
+    """When a checkpoint is due: at a session's first step, every ``every`` steps, and ``seconds`` after
+    the last one, so a ``kill -9`` loses at most that much training however slow a step is."""
+
+    def __init__(self, every: int, seconds: float) -> None:
+        self.every, self.seconds, self.last = every, seconds, None
+
+    def due(self, step: int) -> bool:
+        now = time.monotonic()
+        if self.last is None or step % self.every == 0 or (self.seconds and now - self.last >= self.seconds):
+            self.last = now
+            return True
+        return False
 
 
 def batch_order(n: int, batch_size: int, seed: int, epoch: int) -> list[torch.Tensor]:
@@ -65,6 +85,7 @@ def train(
                desc=f"{model.name} ({config.max_seconds:g} s budget)" if timed else model.name,
                disable=not show_progress or distributed.rank() > 0, dynamic_ncols=True)
     started, offset = time.perf_counter(), progress.seconds
+    clock = CheckpointClock(config.checkpoint_every, config.checkpoint_seconds)
     model.train()
     try:
         while progress.epoch < config.epochs:
@@ -78,10 +99,7 @@ def train(
                 losses = distributed.mean_across_ranks({k: float(v) for k, v in step_losses.items()})
                 bad = [k for k, v in losses.items() if not math.isfinite(v)]
                 if bad:
-                    raise TrainingDiverged(
-                        f"{bad[0]} became {losses[bad[0]]} at step {progress.step + 1}; "
-                        "training stopped, the last good checkpoint is kept"
-                    )
+                    raise TrainingDiverged(f"{bad[0]} became {losses[bad[0]]} at step {progress.step + 1}; training stopped")
                 progress.step += 1
                 progress.batch += 1
                 progress.seconds = offset + time.perf_counter() - started
@@ -91,7 +109,8 @@ def train(
                          "seconds": round(progress.seconds, 3)})
                 bar.update()
                 bar.set_postfix(epoch=progress.epoch + 1, **{k: f"{v:.4g}" for k, v in losses.items()})
-                if progress.step % config.checkpoint_every == 0:
+                fault_point("after-step")
+                if clock.due(progress.step):
                     checkpoint(progress)
             progress.epoch += 1
             progress.batch = 0
