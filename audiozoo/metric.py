@@ -50,6 +50,14 @@ class GenerationMetric(Metric):
     """
 
     task = "generation"
+    distance: ClassVar[bool] = False
+    """True for a distance from the samples to real music (``higher_is_better`` False): on real
+    music it must rank held-out real clips best and every noise sentinel clearly below every
+    degraded one (tests/test_metrics.py checks each registered distance); only a distance can be
+    a table's pivot. False for figures of other kinds (a rate, diversity, memorisation)."""
+    structure: ClassVar[bool] = False
+    """True for a figure that hears musical structure (partials, their stability and change): a
+    cell that does not beat every noise sentinel on each of these is labelled noise-like."""
 
     @abstractmethod
     def __call__(

@@ -45,3 +45,33 @@ def power_spectrogram(wave: torch.Tensor, n_fft: int = N_FFT) -> torch.Tensor:
 def log_mel(wave: torch.Tensor, sample_rate: int, top_db: float = TOP_DB) -> torch.Tensor:
     """``[B, T]`` → mel power in dB ``[B, N_MELS, F]``, ``top_db`` kept below each clip's peak (librosa's)."""
     return dsp.power_to_db(_mel_basis(sample_rate, wave.device) @ power_spectrogram(wave), top_db)
+
+
+ENVELOPE_TOP_DB = 60.0
+"""Dynamic range kept below each clip's peak in :func:`envelope_features`: detail quieter than
+that is inaudible beside the peak, and keeping it would let digital silence (above a low-pass
+cutoff, say) outweigh what is audible."""
+
+QUIET_RMS = 1e-5
+"""RMS below which a clip is not amplified by loudness normalisation: silence stays silence."""
+
+CHUNK = 64
+"""Clips analysed at once by per-clip features: chunking changes nothing but peak memory."""
+
+
+def loudness_normalised(clips: torch.Tensor) -> torch.Tensor:
+    """Each clip at unit RMS (near-silent clips left as they are): recording level says nothing about the music."""
+    return clips / clips.square().mean(-1, keepdim=True).sqrt().clamp_min(QUIET_RMS)
+
+
+def envelope_features(sample_rate: int, clips: torch.Tensor) -> torch.Tensor:
+    """``[N, T]`` → ``[N, 2 · N_MELS]`` float64: each band's mean and spread over time of the clip's log-mel (dB).
+
+    The clip's spectral envelope and its dynamics, after loudness normalisation: what a band-level
+    summary sees. Noise shaped like the music's envelope has the same (docs/metrics.md).
+    """
+    parts = []
+    for chunk in clips.to(torch.float32).split(CHUNK):
+        db = log_mel(loudness_normalised(chunk), sample_rate, ENVELOPE_TOP_DB)
+        parts.append(torch.cat((db.mean(-1), db.std(-1)), -1))
+    return torch.cat(parts).double()

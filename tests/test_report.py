@@ -26,11 +26,11 @@ from audiozoo.report.tables import REFERENCE, fmt, pivot_table
 SAMPLE_RATE = 3150
 INFO = {
     "frechet_logmel": {"task": "generation", "higher_is_better": False, "unit": ""},
-    "kernel_distance": {"task": "generation", "higher_is_better": False, "unit": ""},
+    "structure_distance": {"task": "generation", "higher_is_better": False, "unit": ""},
     "snr": {"task": "reconstruction", "higher_is_better": True, "unit": "dB"},
     "spectral_convergence": {"task": "reconstruction", "higher_is_better": False, "unit": ""},
 }
-REFERENCE_VALUES = {"frechet_logmel": 1.2, "kernel_distance": 0.001}
+REFERENCE_VALUES = {"frechet_logmel": 1.2, "structure_distance": 0.001}
 ERROR = "RuntimeError: CUDA out of memory | <b>step 3</b>"
 
 
@@ -120,15 +120,15 @@ def bench(tmp_path_factory: pytest.TempPathFactory) -> Bench:
     order the report reads them (sorted), so it is known which real clips and round trips it shows."""
     b = Bench(tmp_path_factory.mktemp("bench"))
     run = b.cell("1-gan-mel", "gan", "mel")
-    b.evaluate(run, figures(2_000_000, 100.0, 50.0, 800.0, 1500.0, frechet_logmel=5.0, kernel_distance=0.02) | {
+    b.evaluate(run, figures(2_000_000, 100.0, 50.0, 800.0, 1500.0, frechet_logmel=5.0, structure_distance=0.02) | {
         "losses": {"d": 0.5, "g": 1.2}, "media": b.media(run, losses=True, real=True, roundtrip=True)})
     run = b.cell("2-vae-waveform", "vae_convpool", "waveform")
-    b.evaluate(run, figures(500_000, 200.0, 20.0, 1200.0, 900.0, frechet_logmel=3.0, kernel_distance=0.05,
+    b.evaluate(run, figures(500_000, 200.0, 20.0, 1200.0, 900.0, frechet_logmel=3.0, structure_distance=0.05,
                             snr=3.1, spectral_convergence=0.5) | {
         "losses": {"loss": 0.1, "kl": 0.01}, "ceiling": {"snr": 138.0, "spectral_convergence": 0.01},
         "media": b.media(run, pairs=2, real=False, roundtrip=True)})
     run = b.cell("3-vae-mel", "vae_convpool", "mel")
-    b.evaluate(run, figures(600_000, 50.0, 80.0, 400.0, 1000.0, frechet_logmel=4.0, kernel_distance=0.03,
+    b.evaluate(run, figures(600_000, 50.0, 80.0, 400.0, 1000.0, frechet_logmel=4.0, structure_distance=0.03,
                             snr=5.0, spectral_convergence=0.3) | {
         "losses": {"loss": 0.2, "recon": 0.15}, "ceiling": {"snr": 20.0, "spectral_convergence": 0.1},
         "media": b.media(run, pairs=1, roundtrip=False)})
@@ -154,7 +154,7 @@ def csv_rows(report: dict[str, Path]) -> dict[str, dict[str, str]]:
 def test_csv_has_a_row_per_cell_and_every_figure(report: dict[str, Path]) -> None:
     with open(report["csv"], newline="") as f:
         header = next(csv.reader(f))
-    assert header == ["run", "model", "repr", "data", "status", "frechet_logmel", "kernel_distance",
+    assert header == ["run", "model", "repr", "data", "status", "frechet_logmel", "structure_distance",
                       "snr", "snr.ceiling", "spectral_convergence", "spectral_convergence.ceiling",
                       "generation_x_realtime", "parameters", "train_seconds", "examples_per_second", "peak_memory_mb",
                       "final_d", "final_g", "final_loss", "final_kl", "final_recon", "error", "best"]
@@ -170,7 +170,7 @@ def test_csv_has_a_row_per_cell_and_every_figure(report: dict[str, Path]) -> Non
 def test_best_follows_each_columns_direction_among_working_cells(report: dict[str, Path]) -> None:
     best = {run: set(filter(None, row["best"].split(";"))) for run, row in csv_rows(report).items()}
     assert best == {
-        "1-gan-mel": {"kernel_distance"},
+        "1-gan-mel": {"structure_distance"},
         "2-vae-waveform": {"parameters", "frechet_logmel", "generation_x_realtime", "peak_memory_mb"},
         "3-vae-mel": {"train_seconds", "examples_per_second", "snr", "spectral_convergence"},
         "4-gan-waveform": set(),  # fewest parameters, but failed
@@ -182,7 +182,7 @@ def test_best_follows_each_columns_direction_among_working_cells(report: dict[st
 def test_reference_row_holds_generation_metrics_between_real_splits(report: dict[str, Path]) -> None:
     reference = csv_rows(report)[REFERENCE]
     assert reference["data"] == "classical"
-    assert reference["frechet_logmel"] == "1.2" and reference["kernel_distance"] == "0.001"
+    assert reference["frechet_logmel"] == "1.2" and reference["structure_distance"] == "0.001"
     assert reference["snr"] == reference["model"] == reference["status"] == ""
 
 
@@ -193,7 +193,7 @@ def test_markdown_marks_best_escapes_and_pivots(report: dict[str, Path]) -> None
     assert "**3.00**" in lines["2-vae-waveform"] and "**500k**" in lines["2-vae-waveform"]
     assert "out of memory \\| \\<b>step 3\\</b>" in lines["4-gan-waveform"]
     # The grid pivots registry.toml's default metric, with its real-vs-real reference below.
-    assert "## kernel_distance: model × representation" in text
+    assert "## structure_distance: model × representation" in text
     assert lines["vae_convpool"].split(" | ")[2:] == ["0.0300", "0.0500", " |"]  # gan is best on mel; waveform has one figure
     assert "*0.00100*" in lines[f"*{REFERENCE}*"]
 

@@ -1,0 +1,63 @@
+"""Envelope metrics: Fréchet and kernel distances on per-clip log-mel band statistics. Off by default.
+
+They see a clip's spectral envelope and loudness dynamics (:func:`audiozoo.spectra.envelope_features`)
+and nothing finer, so noise shaped like music's envelope scores closer to real music than real
+music does under +10 dB of noise or a 400 Hz low-pass (docs/metrics.md, the sentinel table).
+A distance that noise can fool cannot rank generators, so this plugin is not enabled by
+default; enable it to compare with figures of earlier audiozoo versions or FAD-style papers.
+"""
+
+from __future__ import annotations
+
+from abc import abstractmethod
+
+import torch
+
+from audiozoo import GenerationMetric, hookimpl
+from audiozoo.distances import check_sets, frechet, mmd2, standardise
+from audiozoo.spectra import envelope_features
+
+MIN_SPREAD = 0.1
+"""Floor (dB) of a band statistic's spread among reference clips when standardising."""
+
+
+class _EnvelopeDistance(GenerationMetric):
+    """A distance between the reference's and the estimate's envelope features, standardised by the reference."""
+
+    higher_is_better = False
+    distance = True
+
+    def __call__(self, reference: torch.Tensor, estimate: torch.Tensor, train: torch.Tensor | None = None
+                 ) -> torch.Tensor:
+        check_sets(reference, estimate)
+        ref, est = (envelope_features(self.config.sample_rate, clips.to(reference.device))
+                    for clips in (reference, estimate))
+        return self.between(*standardise(ref, est, min_spread=MIN_SPREAD)).float()
+
+    @abstractmethod
+    def between(self, ref: torch.Tensor, est: torch.Tensor) -> torch.Tensor:
+        """The figure from standardised feature vectors ``[N, D]`` and ``[M, D]`` (float64)."""
+
+
+class FrechetLogMel(_EnvelopeDistance):
+    """Fréchet distance between Gaussians fitted to the two sets' log-mel clip features (FAD's formula)."""
+
+    name = "frechet_logmel"
+
+    def between(self, ref: torch.Tensor, est: torch.Tensor) -> torch.Tensor:
+        return frechet(ref, est)
+
+
+class KernelDistance(_EnvelopeDistance):
+    """Unbiased MMD² between the sets' log-mel clip features; Gaussian kernel as wide as real clips' median distance."""
+
+    name = "kernel_distance"
+
+    def between(self, ref: torch.Tensor, est: torch.Tensor) -> torch.Tensor:
+        return mmd2(ref, est)
+
+
+@hookimpl
+def register_metrics(register):
+    register(FrechetLogMel)
+    register(KernelDistance)
