@@ -5,35 +5,48 @@ Importing this package discovers no plugins; that happens on the first call that
 
 from __future__ import annotations
 
+import importlib
 from importlib.metadata import PackageNotFoundError, version
-
-from audiozoo.allocator import tune_allocator
-from audiozoo.data.source import AudioSource, DataConfig
-from audiozoo.errors import AudiozooError
-from audiozoo.hookspecs import hookimpl
-from audiozoo.metric import GenerationMetric, Metric, MetricConfig
-from audiozoo.model import GenerativeModel, ModelConfig
-from audiozoo.representation import Representation, RepresentationConfig
-
-from audiozoo.api import (  # noqa: E402  (plugin modules import the interfaces above first)
-    create,
-    get_dataset,
-    get_metric,
-    get_model,
-    get_representation,
-    list_datasets,
-    list_metrics,
-    list_models,
-    list_representations,
-    prepare,
-    roundtrip,
-)
-from audiozoo.train.run import load_run, run  # noqa: E402
+from typing import Any
 
 try:
     __version__ = version("audiozoo")
 except PackageNotFoundError:  # running from a source tree that was never installed
     __version__ = "0.0.0"
+
+_EXPORTS = {
+    "tune_allocator": "audiozoo.allocator",
+    "AudioSource": "audiozoo.data.source",
+    "DataConfig": "audiozoo.data.source",
+    "AudiozooError": "audiozoo.errors",
+    "hookimpl": "audiozoo.hookspecs",
+    "GenerationMetric": "audiozoo.metric",
+    "Metric": "audiozoo.metric",
+    "MetricConfig": "audiozoo.metric",
+    "GenerativeModel": "audiozoo.model",
+    "ModelConfig": "audiozoo.model",
+    "Representation": "audiozoo.representation",
+    "RepresentationConfig": "audiozoo.representation",
+    **dict.fromkeys(["create", "get_dataset", "get_metric", "get_model", "get_representation", "list_datasets",
+                     "list_metrics", "list_models", "list_representations", "prepare", "roundtrip"], "audiozoo.api"),
+    "load_run": "audiozoo.train.run",
+    "run": "audiozoo.train.run",
+}
+"""Public names and the module each lives in, imported on first use (PEP 562): ``audiozoo --help``
+and ``audiozoo list`` must not wait a second for torch."""
+
+
+def __getattr__(name: str) -> Any:
+    if name not in _EXPORTS:
+        raise AttributeError(f"module 'audiozoo' has no attribute {name!r}")
+    value = getattr(importlib.import_module(_EXPORTS[name]), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted([*globals(), *_EXPORTS])
+
 
 __all__ = [
     "AudioSource",

@@ -10,6 +10,7 @@ from typing import Any
 
 import torch
 
+from audiozoo.catalog import NAMESPACE
 from audiozoo.config import build_config
 from audiozoo.data.audio import UnreadableAudio, load_clip
 from audiozoo.data.prepare import PreparedData
@@ -23,8 +24,6 @@ from audiozoo.representation import Representation
 
 Patterns = str | Iterable[str] | None
 
-NAMESPACE = {"representations": "repr", "models": "model", "datasets": "data", "metrics": "metric"}
-"""The key a plugin kind's settings go under on the command line (``repr.n_mels=128``)."""
 
 
 def create(kind: str, name: str, *args: Any, **settings: Any) -> Any:

@@ -1,24 +1,25 @@
-"""The ``audiozoo`` command: list, plugins, prepare, roundtrip, run, generate, reconstruct, bench, report."""
+"""The ``audiozoo`` command: list, plugins, prepare, roundtrip, run, generate, reconstruct, bench, report.
+
+Each command imports what it needs when it runs: ``--help``, ``--version``, ``list`` and
+``plugins`` answer without importing torch (docs/performance.md has the figures).
+"""
 
 from __future__ import annotations
 
+import fnmatch
 import logging
 from pathlib import Path
 from typing import Any
 
 import click
-import numpy as np
 
-from audiozoo import api
 from audiozoo.allocator import tune_allocator
-from audiozoo.data.audio import write_audio
 from audiozoo.errors import AudiozooError, unknown
-from audiozoo.overrides import apply_preset, parse_overrides, split_namespaces
-from audiozoo.plots import save_spectrograms
-from audiozoo.plugins import host
+from audiozoo.overrides import parse_overrides, split_namespaces
 
 KINDS = {"models": "models", "reprs": "representations", "representations": "representations",
          "datasets": "datasets", "metrics": "metrics"}
+SEED_LIMIT = 2**32
 
 
 class UserError(click.ClickException):
@@ -50,36 +51,64 @@ def cli() -> None:
 @cli.command("list")
 @click.argument("kind", required=False)
 @click.argument("pattern", required=False)
-def list_command(kind: str | None, pattern: str | None) -> None:
+@click.option("--settings", is_flag=True, help="Each plugin's settings: key, type, default and what it does.")
+def list_command(kind: str | None, pattern: str | None, settings: bool) -> None:
     """List plugins: KIND is models, reprs, datasets or metrics; PATTERN filters names (wildcards)."""
+    from audiozoo.catalog import catalog
+
     if kind is not None and kind not in KINDS:
         raise unknown("kind", kind, KINDS)
     kinds = [KINDS[kind]] if kind else ["representations", "models", "datasets", "metrics"]
+    listing = catalog()["kinds"]
     for name in kinds:
-        entries = host().registry(name).entries(include=pattern)
+        entries = [e for e in listing[name] if not pattern or fnmatch.fnmatchcase(e["name"], pattern)]
         if not kind:
             click.echo(f"{name}:")
         if not entries:
             click.echo("  (none" + (f" matching {pattern!r}" if pattern else "") + ")")
-        width = max((len(e.name) for e in entries), default=0)
+        width = max((len(e["name"]) for e in entries), default=0)
         for entry in entries:
-            click.echo(f"  {entry.name:<{width}}  {entry.summary}")
+            click.echo(f"  {entry['name']:<{width}}  {entry['summary']}")
+            if settings:
+                _echo_settings(entry["settings"], "      ")
+    if settings and not kind:
+        from audiozoo.config import describe_settings
+        from audiozoo.train.settings import TrainConfig
+
+        click.echo("run (audiozoo run, bench):")
+        _echo_settings(describe_settings(TrainConfig), "  ")
+
+
+def _echo_settings(rows: list[dict[str, str]], indent: str) -> None:
+    widths = [max((len(r[k]) for r in rows), default=0) for k in ("key", "type", "default")]
+    for r in rows:
+        cells = [f"{r[k]:<{w}}" for k, w in zip(("key", "type", "default"), widths)]
+        click.echo(f"{indent}{'  '.join(cells)}  {r['help']}".rstrip())
 
 
 @cli.command()
 def plugins() -> None:
     """Show every plugin: distribution, version, hooks, status and load errors."""
-    infos = list(host().plugins.values())
-    width = max(len(i.name) for i in infos)
+    from audiozoo.catalog import catalog
+
+    infos = catalog()["plugins"]
+    width = max(len(i["name"]) for i in infos)
     for info in infos:
-        origin = f"{info.distribution} {info.version}" + (" (built-in)" if info.builtin else "")
-        detail = ", ".join(info.hooks) if info.status == "loaded" else info.error or info.status
-        click.echo(f"{info.name:<{width}}  {info.status:<8}  {origin:<28}  {detail}")
+        origin = f"{info['distribution']} {info['version']}" + (" (built-in)" if info["builtin"] else "")
+        detail = ", ".join(info["hooks"]) if info["status"] == "loaded" else info["error"] or info["status"]
+        click.echo(f"{info['name']:<{width}}  {info['status']:<8}  {origin:<28}  {detail}")
 
 
 def resolve(args: tuple[str, ...], allowed: tuple[str, ...]) -> dict[str, dict[str, Any]]:
-    """key=value arguments → settings grouped by namespace, presets expanded."""
-    overrides = apply_preset(parse_overrides(args), host().presets)
+    """key=value arguments → settings grouped by namespace. A preset gives only the keys this
+    command takes (``prepare preset=seed`` applies its data settings, not its training budget)."""
+    from audiozoo.overrides import apply_preset
+    from audiozoo.plugins import host
+
+    overrides = parse_overrides(args)
+    if "preset" in overrides:
+        expanded = apply_preset({"preset": overrides.pop("preset")}, host().presets)
+        overrides = {**{k: v for k, v in expanded.items() if k.partition(".")[0] in allowed}, **overrides}
     return split_namespaces(overrides, allowed)
 
 
@@ -90,8 +119,12 @@ def prepare(args: tuple[str, ...]) -> None:
 
     The report's pipeline: mono, resample to data.sample_rate (3150 Hz), cut to
     data.clip_seconds (29), split into data.segments (2) equal parts, cache as .npy.
+    Files that are unreadable, silent or absurdly loud are skipped with a warning
+    (data.silent, data.loud, data.short, data.strict decide; see the README).
     """
-    data = resolve(args, ("data", "preset")).get("data", {})
+    from audiozoo import api
+
+    data = resolve(args, ("data",)).get("data", {})
     prepared = api.prepare(data.pop("", None), **data)
     click.echo(prepared.summary())
 
@@ -105,11 +138,16 @@ def roundtrip(args: tuple[str, ...]) -> None:
     model's sample rate beside it, a PNG of both spectrograms, and prints the
     round-trip figures: the ceiling a representation sets before any training.
     """
+    from audiozoo import api
+    from audiozoo.data.audio import write_audio
+    from audiozoo.plots import save_spectrograms
+    from audiozoo.plugins import host
+
     files = [a for a in args if not _is_override(a)]
     if len(files) != 1:
         raise AudiozooError(f"roundtrip takes exactly one audio file, got {len(files)}: repr=NAME FILE [out=PATH]")
     path = Path(files[0])
-    groups = resolve(tuple(a for a in args if _is_override(a)), ("repr", "data", "out", "preset"))
+    groups = resolve(tuple(a for a in args if _is_override(a)), ("repr", "data", "out"))
     data_settings = groups.get("data", {})
     data = api.get_dataset(data_settings.pop("", None), **data_settings).config
     repr_settings = groups.get("repr", {})
@@ -117,9 +155,11 @@ def roundtrip(args: tuple[str, ...]) -> None:
     if repr_settings.get("sample_rate", data.sample_rate) != data.sample_rate:
         raise AudiozooError("set the sample rate with data.sample_rate, not repr.sample_rate")
     representation = api.get_representation(repr_name, **{**repr_settings, "sample_rate": data.sample_rate})
+    if not path.is_file():
+        raise AudiozooError(f"cannot read {path}: no such file")
+    out = _audio_file(str(groups.get("out", {}).get("", f"{path.stem}.{repr_name}.wav")))
     result = api.roundtrip(path, representation, data.clip_seconds)
 
-    out = Path(str(groups.get("out", {}).get("", f"{path.stem}.{repr_name}.wav")))
     reference = out.with_name(f"{path.stem}.{data.sample_rate}hz{out.suffix}")
     picture = out.with_suffix(".png")
     write_audio(out, result.decoded.numpy(), data.sample_rate)
@@ -171,13 +211,19 @@ def run_command(args: tuple[str, ...]) -> None:
 @click.argument("args", nargs=-1)
 def generate(run_dir: str, args: tuple[str, ...]) -> None:
     """Generate audio from a trained run: RUN_DIR [n=8] [seed=0] [out=DIR] (WAV files and a spectrogram PNG)."""
+    options = _options(args, {"n": 8, "seed": 0, "out": f"{run_dir}/generated"})
+    if not 1 <= options["n"] <= 10_000:
+        raise AudiozooError(f"n must be a number of clips from 1 to 10000, got {options['n']}")
+    if not 0 <= options["seed"] < SEED_LIMIT:
+        raise AudiozooError(f"seed must be in [0, 2**32), got {options['seed']}")
+    out = _folder(options["out"])
     from audiozoo.train.outputs import write_samples
     from audiozoo.train.run import load_run
 
-    options = _options(args, {"n": 8, "seed": 0, "out": f"{run_dir}/generated"})
     loaded = load_run(run_dir)
-    paths = write_samples(Path(str(options["out"])), loaded.model, loaded.representation, int(options["n"]),
-                          int(options["seed"]), loaded.segment_samples)
+    click.echo(f"generating {options['n']} clips with {loaded.model.name} on {loaded.representation.name}", err=True)
+    paths = write_samples(out, loaded.model, loaded.representation, options["n"], options["seed"],
+                          loaded.segment_samples)
     click.echo(f"wrote {len(paths) - 1} clips and {paths[-1]}")
 
 
@@ -186,17 +232,20 @@ def generate(run_dir: str, args: tuple[str, ...]) -> None:
 @click.argument("args", nargs=-1)
 def reconstruct(run_dir: str, args: tuple[str, ...]) -> None:
     """Send audio files through a trained autoencoder: RUN_DIR FILE... [out=DIR]."""
+    files = [a for a in args if not _is_override(a)]
+    options = _options(tuple(a for a in args if _is_override(a)), {"out": f"{run_dir}/reconstructed"})
+    if not files:
+        raise AudiozooError("give at least one audio file: audiozoo reconstruct RUN_DIR FILE... [out=DIR]")
+    out = _folder(options["out"])
+    import numpy as np
+
     from audiozoo.data.audio import UnreadableAudio, load_clip
     from audiozoo.train.outputs import write_reconstructions
     from audiozoo.train.run import load_run
 
-    files = [a for a in args if not _is_override(a)]
-    options = _options(tuple(a for a in args if _is_override(a)), {"out": f"{run_dir}/reconstructed"})
     loaded = load_run(run_dir)
     if not loaded.model.can_reconstruct:
         raise AudiozooError(f"model {loaded.model.name!r} is not an autoencoder: it cannot reconstruct audio")
-    if not files:
-        raise AudiozooError("give at least one audio file: audiozoo reconstruct RUN_DIR FILE... [out=DIR]")
     length = loaded.segment_samples
     clips = []
     for file in files:
@@ -205,7 +254,8 @@ def reconstruct(run_dir: str, args: tuple[str, ...]) -> None:
         except UnreadableAudio as err:
             raise AudiozooError(f"cannot read {file}: {err}") from None
         clips.append(np.pad(wave, (0, length - len(wave))))
-    paths = write_reconstructions(Path(str(options["out"])), loaded.model, loaded.representation, np.stack(clips))
+    click.echo(f"reconstructing {len(files)} files with {loaded.model.name}", err=True)
+    paths = write_reconstructions(out, loaded.model, loaded.representation, np.stack(clips))
     click.echo(f"wrote {len(files)} input/reconstruction pairs and {paths[-1]}")
 
 
@@ -218,6 +268,7 @@ def bench(args: tuple[str, ...]) -> None:
     gets the same data, split, seed and budget (the default preset's, or epochs=, max_seconds=,
     preset=, any run setting). Cells are run directories under RUNS_DIR/NAME (runs/bench); the
     tables and report.html go there too. Run the same command again to continue after a stop.
+    Exits with code 1 when a cell failed (the failed cells are named).
     """
     from audiozoo.bench.matrix import BenchInterrupted
     from audiozoo.bench.matrix import bench as run_bench
@@ -227,9 +278,12 @@ def bench(args: tuple[str, ...]) -> None:
         cells, files = run_bench(echo=click.echo, **overrides)
     except BenchInterrupted as err:
         raise click.ClickException(f"{err}: checkpoint saved; run the same command to continue") from None
-    done = sum(c.status == "done" for c in cells)
-    click.echo(f"bench finished: {done} of {len(cells)} cells done" + ("" if done == len(cells) else " (see the error column)"))
+    failed = [f"{c.model} × {c.repr}" for c in cells if c.status != "done"]
+    click.echo(f"bench finished: {len(cells) - len(failed)} of {len(cells)} cells done")
     _echo_files(files)
+    if failed:
+        click.echo(f"failed: {', '.join(failed)} (see the error column; the same command retries them)", err=True)
+        raise SystemExit(1)
 
 
 @cli.command(context_settings={"ignore_unknown_options": True})
@@ -240,13 +294,14 @@ def report(args: tuple[str, ...]) -> None:
     Any runs will do (bench cells, or separate audiozoo run jobs merged here); figures come
     from each run's evaluation.json where bench wrote one.
     """
-    from audiozoo.report import build_report
-
     runs = [Path(a) for a in args if not _is_override(a)]
     if not runs:
         raise AudiozooError("give at least one run directory: audiozoo report RUN_DIR... [out=DIR] [pivot=METRIC]")
-    options = _options(tuple(a for a in args if _is_override(a)), {"out": "report", "pivot": None})
-    _echo_files(build_report(runs, Path(str(options["out"])), options["pivot"]))
+    options = _options(tuple(a for a in args if _is_override(a)), {"out": "report", "pivot": ""})
+    out = _folder(options["out"])
+    from audiozoo.report import build_report
+
+    _echo_files(build_report(runs, out, options["pivot"] or None))
 
 
 def _echo_files(files: dict[str, Path]) -> None:
@@ -255,12 +310,36 @@ def _echo_files(files: dict[str, Path]) -> None:
 
 
 def _options(args: tuple[str, ...], defaults: dict[str, Any]) -> dict[str, Any]:
-    """Plain key=value options of a command (no namespaces), unknown keys rejected."""
+    """Plain key=value options of a command (no namespaces): unknown keys rejected, each value of its default's type."""
+    from audiozoo.config import coerce
+
     given = parse_overrides(args)
-    for key in given:
+    for key, value in given.items():
         if key not in defaults:
             raise unknown("key", key, defaults)
+        given[key] = str(value) if isinstance(defaults[key], str) else coerce(value, type(defaults[key]), key)
     return {**defaults, **given}
+
+
+def _folder(out: str) -> Path:
+    """``out=`` naming a folder to write into: an existing file there is refused, not overwritten."""
+    path = Path(out).expanduser()
+    if path.exists() and not path.is_dir():
+        raise AudiozooError(f"out={out} is a file; give a folder to write into")
+    return path
+
+
+def _audio_file(out: str) -> Path:
+    """``out=`` naming an audio file: a folder, or a suffix no audio format has, is refused before any work."""
+    import soundfile as sf
+
+    path = Path(out).expanduser()
+    if path.is_dir() or not path.suffix:
+        raise AudiozooError(f"out={out} is a folder; give a file name such as back.wav")
+    if path.suffix[1:].upper() not in sf.available_formats():
+        formats = ", ".join(f".{f.lower()}" for f in sorted(sf.available_formats()))
+        raise AudiozooError(f"out={out}: unknown audio format {path.suffix!r}; use one of {formats}")
+    return path
 
 
 def _is_override(arg: str) -> bool:

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import dataclasses
+import inspect
 import math
+import re
 import types
 import typing
 from collections.abc import Mapping
@@ -137,3 +139,55 @@ def _type_name(hint: Any) -> str:
 def as_dict(config: Any) -> dict[str, Any]:
     """Settings as plain TOML-ready values (for run files and messages)."""
     return dataclasses.asdict(config)
+
+
+def describe_settings(config_cls: type, prefix: str = "") -> list[dict[str, str]]:
+    """Every setting of ``config_cls`` as ``{"key", "type", "default", "help"}``, nested ones spelled
+    out; the help is the comment after the field in its source (this codebase's convention)."""
+    hints, notes, rows = typing.get_type_hints(config_cls), _field_comments(config_cls), []
+    for name in setting_names(config_cls):
+        key = f"{prefix}.{name}" if prefix else name
+        table = _table_type(hints[name])
+        if table is not None:
+            rows += describe_settings(table, key)
+            continue
+        rows.append({"key": key, "type": _hint_text(hints[name]), "default": _value_text(_default(config_cls, name)),
+                     "help": notes.get(name, "")})
+    return rows
+
+
+def _field_comments(config_cls: type) -> dict[str, str]:
+    """``name → comment`` for lines like ``lr: float = 1e-3  # the step size``, subclasses' winning."""
+    notes: dict[str, str] = {}
+    for cls in reversed(config_cls.__mro__):
+        if not dataclasses.is_dataclass(cls):
+            continue
+        try:
+            lines = inspect.getsource(cls).splitlines()
+        except (OSError, TypeError):
+            continue
+        for line in lines:
+            match = re.match(r"\s+(\w+)\s*:[^#]*#\s*(.+)$", line)
+            if match:
+                notes[match[1]] = match[2].strip()
+    return notes
+
+
+def _value_text(value: Any) -> str:
+    """A default as a user would type it on the command line."""
+    if isinstance(value, str):
+        return value or '""'
+    if isinstance(value, bool):
+        return str(value).lower()
+    return str(value)
+
+
+def _hint_text(hint: Any) -> str:
+    origin, args = typing.get_origin(hint), typing.get_args(hint)
+    if origin is Literal:
+        return "|".join(map(str, args))
+    if origin in (Union, types.UnionType):
+        return " or ".join("none" if a is type(None) else _hint_text(a) for a in args)
+    if origin in (list, tuple):
+        return f"list of {_hint_text(args[0])}" if args else "list"
+    return getattr(hint, "__name__", str(hint))

@@ -14,8 +14,8 @@ from audiozoo.errors import AudiozooError
 class TrainConfig:
     """Top-level ``key=value`` settings of ``audiozoo run``."""
 
-    epochs: int = 10
-    batch_size: int = 16
+    epochs: int = 10  # passes over the training split (with max_seconds: a cap)
+    batch_size: int = 16  # clips per step, over all processes
     seed: int = 0  # model initialisation, batch order, sampling
     device: Literal["auto", "cpu", "cuda"] = "auto"  # auto: CUDA when present
     max_seconds: float = 0.0  # wall-clock budget for training; 0: none (epochs decide)
@@ -24,7 +24,7 @@ class TrainConfig:
     log_every: int = 1  # steps between lines of metrics.jsonl
     samples: int = 8  # generated clips written at the end
     reconstructions: int = 4  # test clips reconstructed at the end (autoencoders)
-    runs_dir: str = "runs"
+    runs_dir: str = "runs"  # where run directories go (a config file never changes it)
     name: str = ""  # run directory name (a plain folder name under runs_dir); default: time-model-repr
 
     def __post_init__(self) -> None:
