@@ -58,6 +58,9 @@ class GenerationMetric(Metric):
     structure: ClassVar[bool] = False
     """True for a figure that hears musical structure (partials, their stability and change): a
     cell that does not beat every noise sentinel on each of these is labelled noise-like."""
+    memorisation: ClassVar[bool] = False
+    """True for the share (%) of samples that copy training clips: a cell where it reaches 10 %
+    is labelled a copier, however music-like its samples."""
 
     @abstractmethod
     def __call__(

@@ -89,6 +89,7 @@ class Copies(GenerationMetric):
 
     name = "copies"
     higher_is_better = False
+    memorisation = True
     unit = "%"
 
     def __call__(self, reference: torch.Tensor, estimate: torch.Tensor, train: torch.Tensor | None = None

@@ -5,9 +5,13 @@ from __future__ import annotations
 import json
 
 import pytest
+import torch
 from click.testing import CliRunner
 
+from audiozoo.bench.calibration import calibration_rows
 from audiozoo.bench.cell import INTERRUPTED, run_cell
+from audiozoo.metric import GenerationMetric
+from audiozoo.sentinels import REAL, sentinels
 from audiozoo.bench.matrix import Cell, bench
 from audiozoo.cli import cli
 from conftest import write_music
@@ -36,7 +40,11 @@ def test_bench_runs_every_cell_alike_and_records_failures(settings, tmp_path):
     assert done["peak_memory_mb"] > 50
     assert {"snr", "spectral_convergence"} <= set(done["metrics"]) <= set(done["metric_info"])
     assert set(done["ceiling"]) == {m for m, i in done["metric_info"].items() if i["task"] == "reconstruction"}
-    assert set(done["reference"]) == {m for m, i in done["metric_info"].items() if i["task"] == "generation"}
+    generation = {m for m, i in done["metric_info"].items() if i["task"] == "generation"}
+    assert set(done["reference"]) == generation
+    assert list(done["sentinels"]) == [s.label for s in sentinels(8000)] + ["ceiling: mel"]
+    assert all(set(row) == generation for row in done["sentinels"].values())
+    assert len(list((cells[0].path.parent / "sentinels").glob("*.json"))) == 1  # one data set, one split
     for role in ("real", "roundtrip", "samples", "reconstructions"):
         assert (cells[0].path / done["media"][role]["png"]).is_file()
     config = (cells[0].path / "config.toml").read_text()
@@ -82,3 +90,32 @@ def test_bench_refuses_to_mix_settings_and_bad_patterns(settings):
     assert none.exit_code == 2 and "no cell matches models=nothing*" in none.output
     typo = runner.invoke(cli, ["bench", "models=tiny", "reprs=mel", *args, "model.nope=1"])
     assert typo.exit_code == 2 and "nope" in typo.output
+
+
+class Counting(GenerationMetric):
+    """Mean level of the estimate; counts its calls, to see what the cache spares."""
+
+    name = "counting"
+    higher_is_better = False
+    calls = 0
+
+    def __call__(self, reference, estimate, train=None):
+        Counting.calls += 1
+        return estimate.abs().mean()
+
+
+def test_sentinels_are_scored_once_per_data_set_and_each_ceiling_once(tmp_path):
+    generator = torch.Generator().manual_seed(0)
+    reference, stand_in, train = (torch.randn(n, 3150, generator=generator) for n in (4, 3, 6))
+    cache = tmp_path / "sentinels" / "data.json"
+    metrics = [Counting()]
+    first = calibration_rows(cache, metrics, "mel", reference, stand_in, train, 0.5 * stand_in)
+    rows = len(sentinels(3150)) + 2  # real, every sentinel, the ceiling
+    assert Counting.calls == rows and list(first)[0] == REAL and list(first)[-1] == "ceiling: mel"
+    assert first["ceiling: mel"]["counting"] == pytest.approx(0.5 * first[REAL]["counting"])
+    again = calibration_rows(cache, metrics, "mel", reference, stand_in, train, 0.5 * stand_in)
+    assert again == first and Counting.calls == rows  # nothing recomputed
+    calibration_rows(cache, metrics, "stft", reference, stand_in, train, stand_in)
+    assert Counting.calls == rows + 1  # only the new representation's ceiling
+    cache.write_text("{not json")  # a damaged cache is rebuilt, not trusted
+    assert calibration_rows(cache, metrics, "mel", reference, stand_in, train, 0.5 * stand_in) == first

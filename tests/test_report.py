@@ -26,11 +26,17 @@ from audiozoo.report.tables import REFERENCE, fmt, pivot_table
 SAMPLE_RATE = 3150
 INFO = {
     "frechet_logmel": {"task": "generation", "higher_is_better": False, "unit": ""},
-    "structure_distance": {"task": "generation", "higher_is_better": False, "unit": ""},
+    "structure_distance": {"task": "generation", "higher_is_better": False, "unit": "", "distance": True,
+                           "structure": True},
     "snr": {"task": "reconstruction", "higher_is_better": True, "unit": "dB"},
     "spectral_convergence": {"task": "reconstruction", "higher_is_better": False, "unit": ""},
 }
 REFERENCE_VALUES = {"frechet_logmel": 1.2, "structure_distance": 0.001}
+SENTINELS = {"noise: white": {"frechet_logmel": 9.0, "structure_distance": 0.04},
+             "noise: envelope": {"frechet_logmel": 2.0, "structure_distance": 0.025},
+             "degraded: Griffin-Lim": {"frechet_logmel": 1.5, "structure_distance": 0.002}}
+CEILINGS = {"mel": {"frechet_logmel": 1.4, "structure_distance": 0.004},
+            "waveform": {"frechet_logmel": 1.2, "structure_distance": 0.001}}
 ERROR = "RuntimeError: CUDA out of memory | <b>step 3</b>"
 
 
@@ -114,6 +120,11 @@ def figures(parameters: int, train: float, speed: float, realtime: float, memory
             "metrics": metrics, "reference": REFERENCE_VALUES}
 
 
+def calibrated(rep: str) -> dict:
+    """The sentinel rows a bench cell on ``rep`` carries: the shared ones and its representation's ceiling."""
+    return {"sentinels": {**SENTINELS, f"ceiling: {rep}": CEILINGS[rep]}}
+
+
 @pytest.fixture(scope="module")
 def bench(tmp_path_factory: pytest.TempPathFactory) -> Bench:
     """Three evaluated cells, a failed one, and a plain run without evaluation.json; listed in the
@@ -121,16 +132,16 @@ def bench(tmp_path_factory: pytest.TempPathFactory) -> Bench:
     b = Bench(tmp_path_factory.mktemp("bench"))
     run = b.cell("1-gan-mel", "gan", "mel")
     b.evaluate(run, figures(2_000_000, 100.0, 50.0, 800.0, 1500.0, frechet_logmel=5.0, structure_distance=0.02) | {
-        "losses": {"d": 0.5, "g": 1.2}, "media": b.media(run, losses=True, real=True, roundtrip=True)})
+        "losses": {"d": 0.5, "g": 1.2}, **calibrated("mel"), "media": b.media(run, losses=True, real=True, roundtrip=True)})
     run = b.cell("2-vae-waveform", "vae_convpool", "waveform")
     b.evaluate(run, figures(500_000, 200.0, 20.0, 1200.0, 900.0, frechet_logmel=3.0, structure_distance=0.05,
                             snr=3.1, spectral_convergence=0.5) | {
-        "losses": {"loss": 0.1, "kl": 0.01}, "ceiling": {"snr": 138.0, "spectral_convergence": 0.01},
+        "losses": {"loss": 0.1, "kl": 0.01}, **calibrated("waveform"), "ceiling": {"snr": 138.0, "spectral_convergence": 0.01},
         "media": b.media(run, pairs=2, real=False, roundtrip=True)})
     run = b.cell("3-vae-mel", "vae_convpool", "mel")
     b.evaluate(run, figures(600_000, 50.0, 80.0, 400.0, 1000.0, frechet_logmel=4.0, structure_distance=0.03,
                             snr=5.0, spectral_convergence=0.3) | {
-        "losses": {"loss": 0.2, "recon": 0.15}, "ceiling": {"snr": 20.0, "spectral_convergence": 0.1},
+        "losses": {"loss": 0.2, "recon": 0.15}, **calibrated("mel"), "ceiling": {"snr": 20.0, "spectral_convergence": 0.1},
         "media": b.media(run, pairs=1, roundtrip=False)})
     run = b.cell("4-gan-waveform", "gan", "waveform")
     b.evaluate(run, {"status": "failed", "error": ERROR, "parameters": 100, "media": {"losses": b.losses(run)}})
@@ -154,12 +165,13 @@ def csv_rows(report: dict[str, Path]) -> dict[str, dict[str, str]]:
 def test_csv_has_a_row_per_cell_and_every_figure(report: dict[str, Path]) -> None:
     with open(report["csv"], newline="") as f:
         header = next(csv.reader(f))
-    assert header == ["run", "model", "repr", "data", "status", "frechet_logmel", "structure_distance",
+    assert header == ["run", "model", "repr", "data", "status", "verdict", "frechet_logmel", "structure_distance",
                       "snr", "snr.ceiling", "spectral_convergence", "spectral_convergence.ceiling",
                       "generation_x_realtime", "parameters", "train_seconds", "examples_per_second", "peak_memory_mb",
                       "final_d", "final_g", "final_loss", "final_kl", "final_recon", "error", "best"]
     rows = csv_rows(report)
-    assert list(rows) == ["1-gan-mel", "2-vae-waveform", "3-vae-mel", "4-gan-waveform", "5-plain-stft", REFERENCE]
+    assert list(rows) == ["1-gan-mel", "2-vae-waveform", "3-vae-mel", "4-gan-waveform", "5-plain-stft", REFERENCE,
+                          "noise: white", "noise: envelope", "degraded: Griffin-Lim", "ceiling: mel", "ceiling: waveform"]
     assert rows["2-vae-waveform"]["snr"] == "3.1" and rows["2-vae-waveform"]["snr.ceiling"] == "138.0"
     assert rows["4-gan-waveform"]["status"] == "failed" and rows["4-gan-waveform"]["error"] == ERROR
     plain = rows["5-plain-stft"]
@@ -175,8 +187,19 @@ def test_best_follows_each_columns_direction_among_working_cells(report: dict[st
         "3-vae-mel": {"train_seconds", "examples_per_second", "snr", "spectral_convergence"},
         "4-gan-waveform": set(),  # fewest parameters, but failed
         "5-plain-stft": set(),
-        REFERENCE: set(),
+        **{label: set() for label in (REFERENCE, *SENTINELS, "ceiling: mel", "ceiling: waveform")},
     }
+
+
+def test_sentinel_rows_and_verdicts(report: dict[str, Path]) -> None:
+    """Each sentinel is a row of the table; a cell that does not beat every noise sentinel on every
+    structure metric is noise-like, whatever its other figures (cell 3 beats white noise, and is
+    best on snr, but not the envelope noise's 0.025)."""
+    rows = csv_rows(report)
+    assert rows["noise: envelope"]["structure_distance"] == "0.025" and rows["ceiling: mel"]["frechet_logmel"] == "1.4"
+    assert {run: rows[run]["verdict"] for run in ("1-gan-mel", "2-vae-waveform", "3-vae-mel", "4-gan-waveform")} == {
+        "1-gan-mel": "beats noise", "2-vae-waveform": "noise-like", "3-vae-mel": "noise-like", "4-gan-waveform": ""}
+    assert "noise-like when a cell does not beat every noise sentinel" in report["md"].read_text()
 
 
 def test_reference_row_holds_generation_metrics_between_real_splits(report: dict[str, Path]) -> None:
@@ -207,6 +230,10 @@ def test_pivot_grid_defaults_to_the_first_generation_metric(bench: Bench) -> Non
         ["vae_convpool", "classical", 4.0, 3.0, None],
         ["vae_1dconv", "classical", None, None, None],
         [REFERENCE, "classical", 1.2, 1.2, 1.2],
+        ["noise: white", "classical", 9.0, 9.0, 9.0],
+        ["noise: envelope", "classical", 2.0, 2.0, 2.0],
+        ["degraded: Griffin-Lim", "classical", 1.5, 1.5, 1.5],
+        ["ceiling (representation round trip)", "classical", 1.4, 1.2, None],
     ]
     assert grid.best == {(1, 2)}  # lower is better; one figure in a column is no contest
     snr = pivot_table(cells, "snr")
@@ -231,7 +258,7 @@ def test_a_plain_run_without_checkpoint_is_a_failed_row(tmp_path: Path) -> None:
     assert (cell.status, cell.error, cell.media) == ("failed", "no checkpoint: training did not finish", {})
     (tmp_path / "broken").mkdir()
     (tmp_path / "broken" / "config.toml").write_text("[model]\n")
-    with pytest.raises(AudiozooError, match="does not name the model, repr and data"):
+    with pytest.raises(AudiozooError, match=r"has no \[run\] table"):
         read_cell(tmp_path / "broken")
 
 

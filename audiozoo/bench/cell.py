@@ -18,7 +18,7 @@ from audiozoo import api
 from audiozoo.allocator import tune_allocator
 from audiozoo.atomic import atomic_file
 from audiozoo.bench.evaluate import evaluate, metrics_for
-from audiozoo.data.prepare import prepare
+from audiozoo.data.prepare import PreparedData, prepare
 from audiozoo.plugins import host
 from audiozoo.report.cells import EVALUATION
 from audiozoo.train.run import CHECKPOINTS, run
@@ -43,6 +43,12 @@ def write_evaluation(cell_dir: Path, evaluation: dict[str, Any]) -> None:
         tmp.write_text(json.dumps(relative(evaluation), indent=1))
 
 
+def sentinel_cache(bench_dir: Path, data: PreparedData) -> Path:
+    """Where a bench keeps the rows every cell on ``data`` shares: one file per data set and split."""
+    split = f"test{data.config.test_fraction:g}-seed{data.config.split_seed}"
+    return bench_dir / "sentinels" / f"{data.path.name}-{split}.json"
+
+
 def failed(overrides: dict[str, Any], error: str) -> dict[str, Any]:
     """The evaluation of a cell that did not finish: its names, for the tables, and the error."""
     return {"model": overrides["model"], "repr": overrides["repr"],
@@ -59,7 +65,8 @@ def run_cell(cell_dir: Path, overrides: dict[str, Any]) -> int:
             result = run(runs_dir=str(cell_dir.parent), name=cell_dir.name, **overrides)
         settings = result.settings
         data = prepare(api.get_dataset(settings["run"]["data"], **settings["data"]), progress=False)  # cached
-        evaluation = evaluate(result, data, metrics_for(result.representation.sample_rate))
+        evaluation = evaluate(result, data, metrics_for(result.representation.sample_rate),
+                              sentinel_cache(cell_dir.parent, data))
     except TrainingInterrupted:
         return INTERRUPTED
     except Exception as err:  # noqa: BLE001 - any failure of one cell is that cell's result

@@ -2,7 +2,9 @@
 
 Generation metrics compare the model's samples with one half of the held-out files (split by
 file); the other half, scored the same way, gives the *reference*: what a perfect generator
-(new real music) would reach with the same number of clips. Reconstruction metrics run on every
+(new real music) would reach with the same number of clips. Sentinels made from that other
+half (noise, degraded music, copies, the representation's own round trip) are scored the same
+way, so the tables say what a figure means. Reconstruction metrics run on every
 held-out clip, beside the *ceiling*: the representation's own round trip with no model.
 """
 
@@ -18,11 +20,13 @@ import numpy as np
 import torch
 
 from audiozoo import api
+from audiozoo.bench.calibration import calibration_rows
 from audiozoo.data.audio import write_audio
 from audiozoo.data.prepare import PreparedData
 from audiozoo.metric import Metric
 from audiozoo.plots import save_spectrograms
 from audiozoo.report.cells import standard_media
+from audiozoo.sentinels import REAL
 from audiozoo.train.outputs import PANELS, read_metrics
 from audiozoo.train.run import METRICS, Run
 
@@ -71,8 +75,11 @@ def _write_clips(folder: Path, stem: str, waves: np.ndarray, sample_rate: int, l
 
 
 @torch.inference_mode()
-def evaluate(run: Run, data: PreparedData, metrics: list[Metric]) -> dict[str, Any]:
-    """Every figure of one trained cell (the fields of ``evaluation.json``); clips it plays are written beside."""
+def evaluate(run: Run, data: PreparedData, metrics: list[Metric], sentinel_cache: Path) -> dict[str, Any]:
+    """Every figure of one trained cell (the fields of ``evaluation.json``); clips it plays are written beside.
+
+    The real-music and sentinel rows come from ``sentinel_cache`` (computed there by the first cell
+    of a bench that needs them: see :mod:`audiozoo.bench.calibration`)."""
     model, rep = run.model, run.representation
     device = next(model.parameters()).device
     train_idx, test_idx = data.split_indices()
@@ -90,20 +97,20 @@ def evaluate(run: Run, data: PreparedData, metrics: list[Metric]) -> dict[str, A
     audio_seconds = samples.numel() / rep.sample_rate
 
     scores: dict[str, float] = {}
-    reference_scores: dict[str, float] = {}
     ceiling: dict[str, float] = {}
     roundtrip = _batched(lambda w: rep.decode(rep.encode(w.to(device)), length=w.shape[1]).cpu(), test)
     rebuilt = _batched(run.reconstruct, test) if model.can_reconstruct else None
     for metric in metrics:
         if metric.task == "generation":
             scores[metric.name] = float(metric(reference, samples, train=train))
-            reference_scores[metric.name] = float(metric(reference, stand_in, train=train))
         elif rebuilt is not None:
             scores[metric.name] = float(_batched(metric, test, rebuilt).mean())
         if metric.task == "reconstruction":
             ceiling[metric.name] = float(_batched(metric, test, roundtrip).mean())
-
     config = run.settings["run"]
+    rows = calibration_rows(sentinel_cache, metrics, config["repr"], reference, stand_in, train,
+                            roundtrip[len(reference):])
+
     examples = run.progress.epoch * len(train_idx) + min(run.progress.batch * config["batch_size"], len(train_idx))
     folder = run.path / "evaluation"
     folder.mkdir(exist_ok=True)
@@ -117,14 +124,19 @@ def evaluate(run: Run, data: PreparedData, metrics: list[Metric]) -> dict[str, A
         "losses": final_losses(run.path),
         "generation_x_realtime": audio_seconds / seconds,
         **peak_memory(),
-        "metrics": scores, "reference": reference_scores, "ceiling": ceiling,
-        "metric_info": {m.name: {"task": m.task, "higher_is_better": m.higher_is_better, "unit": m.unit}
-                        for m in metrics},
+        "metrics": scores, "reference": rows.pop(REAL, {}), "sentinels": rows, "ceiling": ceiling,
+        "metric_info": {m.name: metric_description(m) for m in metrics},
         "media": {**standard_media(run.path),
                   "real": _write_clips(folder, "real", shown, rep.sample_rate, "real (held out)"),
                   "roundtrip": _write_clips(folder, "roundtrip", roundtrip[: len(shown)].numpy(), rep.sample_rate,
                                             f"{config['repr']} round trip")},
     }
+
+
+def metric_description(metric: Metric) -> dict[str, Any]:
+    """What the tables need to know of a metric: its task, direction, unit and what kind of figure it is."""
+    return {"task": metric.task, "higher_is_better": metric.higher_is_better, "unit": metric.unit,
+            **{flag: getattr(metric, flag) for flag in ("distance", "structure", "memorisation") if hasattr(metric, flag)}}
 
 
 def metrics_for(sample_rate: int) -> list[Metric]:

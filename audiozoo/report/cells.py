@@ -46,6 +46,8 @@ class Cell:
     losses: dict[str, float] = field(default_factory=dict)
     metrics: dict[str, float] = field(default_factory=dict)
     reference: dict[str, float] = field(default_factory=dict)
+    sentinels: dict[str, dict[str, float]] = field(default_factory=dict)
+    """Rows every table is read against (noise, degraded music, copies, the representation's ceiling)."""
     ceiling: dict[str, float] = field(default_factory=dict)
     metric_info: dict[str, dict[str, Any]] = field(default_factory=dict)
     media: dict[str, Media] = field(default_factory=dict)
@@ -93,6 +95,8 @@ def read_cell(run_dir: Path) -> Cell:
             setattr(cell, key, evaluation[key])
     for key in ("losses", "metrics", "reference", "ceiling", "metric_info"):
         setattr(cell, key, {k: v for k, v in (evaluation.get(key) or {}).items() if v is not None})
+    cell.sentinels = {label: {k: v for k, v in row.items() if v is not None}
+                      for label, row in (evaluation.get("sentinels") or {}).items()}
     cell.media = _media(run_dir, evaluation.get("media") or standard_media(run_dir))
     return cell
 

@@ -13,11 +13,19 @@ from dataclasses import dataclass, field
 from typing import Any, Literal
 
 from audiozoo.errors import unknown
+from audiozoo.sentinels import REAL, is_noise
 from audiozoo.report.cells import Cell
 
 Better = Literal["higher", "lower"] | None
-REFERENCE = "reference (real vs real)"
+REFERENCE = REAL
 """Label of the row holding each generation metric between two disjoint real splits."""
+
+NOISE_LIKE, COPIES, BEATS_NOISE = "noise-like", "copies", "beats noise"
+"""A cell's verdict: it does not beat every noise sentinel on every structure metric; it beats
+them but copies its training clips; it beats them and is no copy."""
+
+COPY_LIMIT = 10.0
+"""Share (%) of near-copies from which a cell is labelled a copier rather than a generator."""
 
 
 @dataclass(frozen=True)
@@ -71,24 +79,53 @@ def metric_info(cells: list[Cell]) -> dict[str, dict[str, Any]]:
     return dict(sorted(info.items(), key=lambda item: order.get(item[1].get("task", ""), 2)))
 
 
-def references(cells: list[Cell]) -> dict[str, dict[str, float]]:
-    """Per data set, each generation metric between two real splits (first seen wins: they match within a bench)."""
-    out: dict[str, dict[str, float]] = {}
+def references(cells: list[Cell]) -> dict[str, dict[str, dict[str, float]]]:
+    """Per data set, the rows every cell is read against: real held-out music, then each sentinel
+    and each representation's ceiling, ``{data: {row: {metric: value}}}`` (first seen wins: they
+    match within a bench)."""
+    out: dict[str, dict[str, dict[str, float]]] = {}
     for cell in cells:
-        for name, value in cell.reference.items():
-            out.setdefault(cell.data, {}).setdefault(name, value)
-    return out
+        rows = out.setdefault(cell.data, {})
+        for label, row in {REAL: cell.reference, **cell.sentinels}.items():
+            for name, value in row.items():
+                rows.setdefault(label, {}).setdefault(name, value)
+    return {data: dict(sorted(rows.items(), key=lambda item: _row_order(item[0]))) for data, rows in out.items()}
+
+
+def _row_order(label: str) -> int:
+    """Real music first, then noise, degraded, copies and ceilings, each kind in the order first seen."""
+    return next((i for i, prefix in enumerate((REAL, "noise:", "degraded:", "copies:", "ceiling:"))
+                 if label.startswith(prefix)), 5)
+
+
+def verdict(cell: Cell, rows: dict[str, dict[str, float]], info: dict[str, dict[str, Any]]) -> str | None:
+    """``noise-like`` unless the cell beats every noise sentinel on every structure metric it has;
+    then ``copies`` if a memorisation figure reaches :data:`COPY_LIMIT`, else ``beats noise``.
+    None for a failed cell or one without structure figures."""
+    structure = [m for m, i in info.items() if i.get("structure") and is_number(cell.metrics.get(m))]
+    if cell.failed or not structure:
+        return None
+    for metric in structure:
+        sign = 1 if info[metric].get("higher_is_better") else -1
+        value = cell.metrics[metric]
+        noise = [row[metric] for label, row in rows.items() if is_noise(label) and is_number(row.get(metric))]
+        if any(sign * (value - other) <= 0 for other in noise):
+            return NOISE_LIKE
+    copying = [cell.metrics[m] for m, i in info.items() if i.get("memorisation") and is_number(cell.metrics.get(m))]
+    return COPIES if any(v >= COPY_LIMIT for v in copying) else BEATS_NOISE
 
 
 def results_table(cells: list[Cell]) -> Table:
     """One row per cell, then one reference row per data set. Metrics come first, as what a
     reader compares first; then costs; final losses last and not ranked, since each model family
     minimises its own objective."""
+    info_all, calibration = metric_info(cells), references(cells)
     plain: list[tuple[Column, Callable[[Cell], Any]]] = [
         (Column("run"), lambda c: c.name), (Column("model"), lambda c: c.model), (Column("repr"), lambda c: c.repr),
         (Column("data"), lambda c: c.data), (Column("status"), lambda c: c.status),
+        (Column("verdict"), lambda c: verdict(c, calibration.get(c.data, {}), info_all)),
     ]
-    for name, info in metric_info(cells).items():
+    for name, info in info_all.items():
         unit = info.get("unit", "")
         plain.append((Column(name, _direction(info), unit, metric=name), lambda c, n=name: c.metrics.get(n)))
         if any(name in c.ceiling for c in cells):
@@ -106,9 +143,10 @@ def results_table(cells: list[Cell]) -> Table:
     plain.append((Column("error"), lambda c: c.error))
     columns = [col for col, _ in plain]
     rows = [Row([get(c) for _, get in plain], "failed" if c.failed else "cell", c.data) for c in cells]
-    for data, ref in references(cells).items():
-        labels = {"run": REFERENCE, "data": data}
-        rows.append(Row([labels.get(col.key, ref.get(col.metric)) for col in columns], "reference", data))
+    for data, by_label in calibration.items():
+        for label, ref in by_label.items():
+            labels = {"run": label, "data": data}
+            rows.append(Row([labels.get(col.key, ref.get(col.metric)) for col in columns], "reference", data))
     return Table("results", columns, rows)
 
 
@@ -135,9 +173,13 @@ def pivot_table(cells: list[Cell], metric: str | None = None) -> Table | None:
             ceilings.setdefault(cell.data, {}).setdefault(cell.repr, cell.ceiling[metric])
     columns = [Column("model"), Column("data"), *[Column(r, better, unit) for r in reprs]]
     rows = [Row([model, data, *(values.get(r) for r in reprs)], "cell", data) for (model, data), values in grid.items()]
-    for data, ref in references(cells).items():
-        if metric in ref:
-            rows.append(Row([REFERENCE, data, *[ref[metric]] * len(reprs)], "reference", data))
+    for data, by_label in references(cells).items():
+        for label, ref in by_label.items():
+            if metric in ref and not label.startswith("ceiling:"):
+                rows.append(Row([label, data, *[ref[metric]] * len(reprs)], "reference", data))
+        if ceiled := {r: by_label[f"ceiling: {r}"][metric] for r in reprs if metric in by_label.get(f"ceiling: {r}", {})}:
+            rows.append(Row(["ceiling (representation round trip)", data, *(ceiled.get(r) for r in reprs)],
+                            "reference", data))
     for data, by_repr in ceilings.items():
         rows.append(Row(["ceiling (representation round trip)", data, *(by_repr.get(r) for r in reprs)],
                         "reference", data))
@@ -192,6 +234,13 @@ NOTES = (
     "(↑ higher is better, ↓ lower is better); final losses are not ranked, each model family minimises its own.",
     f"{REFERENCE}: each generation metric between two disjoint splits of real music, "
     "the value a perfect generator would reach.",
+    "noise / degraded / copies rows: sentinels made from the same held-out clips, scored like samples "
+    "(docs/metrics.md): a figure is read between real music and noise built to fool the metric.",
+    "ceiling rows of generation metrics: the representation's own round trip of held-out clips, scored as samples: "
+    "what a perfect model on that representation reaches.",
+    f"verdict: {NOISE_LIKE} when a cell does not beat every noise sentinel on every structure metric, "
+    f"whatever its other figures; {COPIES} when it beats them but at least {COPY_LIMIT:g} % of its samples "
+    f"are near-copies of training clips; {BEATS_NOISE} otherwise.",
     "ceiling: the representation's own round trip (encode → decode, no model) on the same test clips, "
     "the best any model on that representation can reconstruct.",
 )
