@@ -10,20 +10,7 @@ from typing import ClassVar
 import torch
 
 from audiozoo.errors import AudiozooError
-
-BLOCK_SAMPLES = 1 << 16
-"""Samples (per thread) a CPU block of clips holds, at least one clip: a half clip and a bit,
-whose frames and spectra (0.7 MB each at n_fft 512) stay in cache through every step of a
-transform. A whole batch at once is several times slower on CPU; twice this block was 5–15 %
-slower (docs/performance.md); on a GPU the whole batch is one block."""
-
-
-def blocks(batch: int, num_samples: int, device: torch.device) -> list[slice]:
-    """The rows of a ``[batch, num_samples]`` batch to transform together, in order."""
-    if device.type != "cpu":
-        return [slice(0, batch)]
-    size = max(1, BLOCK_SAMPLES * torch.get_num_threads() // max(1, num_samples))
-    return [slice(start, start + size) for start in range(0, batch, size)] or [slice(0, 0)]
+from audiozoo.speed import each_block, in_blocks
 
 
 @dataclass
@@ -46,8 +33,9 @@ class Representation(torch.nn.Module, ABC):
     :meth:`analyze` / :meth:`synthesize` (the raw transform, log compression included);
     standardisation is shared here so every representation stores and inverts it alike.
     It is a ``Module`` so its buffers (windows, filterbanks, statistics) follow ``.to(device)``
-    and are saved in ``state_dict`` with the model that uses it. ``encode``, ``decode`` and
-    ``fit`` hand ``analyze``/``synthesize`` the batch in :func:`blocks` of clips.
+    and are saved in ``state_dict`` with the model that uses it. On CPU, ``encode``, ``decode``
+    and ``fit`` hand ``analyze``/``synthesize`` the batch in cache-sized blocks of clips
+    (:func:`audiozoo.speed.in_blocks`): the same result, faster.
     """
 
     name: ClassVar[str]
@@ -96,31 +84,23 @@ class Representation(torch.nn.Module, ABC):
         return self.channels, self.frames(num_samples)
 
     def encode(self, wave: torch.Tensor) -> torch.Tensor:
+        """``[B, T]`` → standardised features ``[B, C, F]``."""
         if wave.ndim != 2:
             raise AudiozooError(f"{self.name}.encode expects a [batch, samples] tensor, got shape {list(wave.shape)}")
         wave = wave.to(self.mean.device, torch.float32)
-        # From the declared shape, before any block's temporaries: each call allocates in the same order.
-        out = wave.new_empty(wave.shape[0], *self.shape(wave.shape[1]))
-        for rows in blocks(wave.shape[0], wave.shape[1], wave.device):
-            x = self.analyze(wave[rows])
-            if self.config.standardize:
-                torch.sub(x, self.mean, out=out[rows]).div_(self.std)
-            else:
-                out[rows] = x
-        return out
+        shape = (wave.shape[0], *self.shape(wave.shape[1]))
+        return in_blocks(lambda clips: self._standardize(self.analyze(clips)), wave, shape, wave.shape[1])
 
     def decode(self, x: torch.Tensor, length: int | None = None) -> torch.Tensor:
+        """Standardised features ``[B, C, F]`` → ``[B, length]`` (``num_samples(F)`` when not given)."""
         if x.ndim != 3 or x.shape[1] != self.channels:
             raise AudiozooError(
                 f"{self.name}.decode expects [batch, {self.channels}, frames], got shape {list(x.shape)}"
             )
         x = x.to(self.mean.device, torch.float32)
         length = self.num_samples(x.shape[-1]) if length is None else length
-        out = x.new_empty(x.shape[0], length)
-        for rows in blocks(x.shape[0], length, x.device):
-            features = torch.addcmul(self.mean, x[rows], self.std) if self.config.standardize else x[rows]
-            out[rows] = self.synthesize(features, length)
-        return out
+        return in_blocks(lambda rows: self.synthesize(self._unstandardize(rows), length), x,
+                         (x.shape[0], length), length)
 
     @torch.no_grad()
     def fit(self, batches: Iterable[torch.Tensor]) -> Representation:
@@ -128,8 +108,8 @@ class Representation(torch.nn.Module, ABC):
         count, total, squares = 0, 0.0, 0.0
         for wave in batches:
             wave = wave.to(self.mean.device, torch.float32)
-            for rows in blocks(wave.shape[0], wave.shape[1], wave.device):
-                x = self.analyze(wave[rows]).double()
+            for features in each_block(self.analyze, wave, wave.shape[1]):
+                x = features.double()
                 count += x.shape[0] * x.shape[2]
                 total = total + x.sum(dim=(0, 2))
                 squares = squares + (x * x).sum(dim=(0, 2))
@@ -140,6 +120,12 @@ class Representation(torch.nn.Module, ABC):
         self.mean.copy_(mean.float().unsqueeze(1))
         self.std.copy_(std.float().clamp_min(1e-5).unsqueeze(1))
         return self
+
+    def _standardize(self, features: torch.Tensor) -> torch.Tensor:
+        return (features - self.mean) / self.std if self.config.standardize else features
+
+    def _unstandardize(self, x: torch.Tensor) -> torch.Tensor:
+        return torch.addcmul(self.mean, x, self.std) if self.config.standardize else x
 
     def extra_repr(self) -> str:
         return ", ".join(f"{k}={v}" for k, v in vars(self.config).items())

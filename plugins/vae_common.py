@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import math
 from abc import abstractmethod
-from collections.abc import Callable, Iterable
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
@@ -20,7 +20,6 @@ from audiozoo import GenerativeModel, ModelConfig
 Activation = Literal["relu", "leaky_relu", "elu", "gelu"]
 MONOTONIC: frozenset[Activation] = frozenset({"relu", "leaky_relu", "elu"})
 """Activations that never decrease, so they commute with max pooling (GELU dips below zero)."""
-ELEMENTWISE = (torch.nn.ReLU, torch.nn.LeakyReLU, torch.nn.ELU, torch.nn.GELU)
 
 
 def activation(name: Activation) -> torch.nn.Module:
@@ -28,57 +27,6 @@ def activation(name: Activation) -> torch.nn.Module:
     if name == "leaky_relu":
         return torch.nn.LeakyReLU(0.2)
     return {"relu": torch.nn.ReLU, "elu": torch.nn.ELU, "gelu": torch.nn.GELU}[name]()
-
-
-def run_channels_last(layers: Iterable[torch.nn.Module], x: torch.Tensor) -> torch.Tensor:
-    """Apply 1-D ``layers`` (or ``Sequential``s of them) to ``[B, C, L]`` as 2-D ones on channels-last ``[B, C, 1, L]``.
-
-    Same weights, same function, same modules (state dicts and printouts stay 1-D): only the
-    memory layout changes. oneDNN's channels-last convolutions skip the reorders it wraps around
-    channels-first ones, and channels-last pooling and upsampling are faster on CPU; the
-    ``vae_convpool`` waveform training step is about 1.15× faster (docs/performance.md).
-    """
-    return _all_as_2d(layers, x.unsqueeze(2).contiguous(memory_format=torch.channels_last)).squeeze(2)
-
-
-def _all_as_2d(layers: Iterable[torch.nn.Module], x: torch.Tensor) -> torch.Tensor:
-    for layer in layers:
-        x = _as_2d(layer, x)
-    return x
-
-
-def _as_2d(layer: torch.nn.Module, x: torch.Tensor) -> torch.Tensor:
-    """One 1-D layer applied to ``[B, C, 1, L]``: the height dimension is 1 and untouched."""
-    if isinstance(layer, torch.nn.Sequential):
-        return _all_as_2d(layer, x)
-    if isinstance(layer, ELEMENTWISE):
-        return layer(x)
-    if isinstance(layer, (torch.nn.Conv1d, torch.nn.ConvTranspose1d)):
-        # A channels-last weight makes oneDNN keep the layout even where C = 1 leaves the input ambiguous.
-        weight = layer.weight.unsqueeze(2).contiguous(memory_format=torch.channels_last)
-        common = (_pair(layer.stride, 1), _pair(layer.padding, 0))
-        if isinstance(layer, torch.nn.Conv1d):
-            return F.conv2d(x, weight, layer.bias, *common, _pair(layer.dilation, 1), layer.groups)
-        return F.conv_transpose2d(x, weight, layer.bias, *common, _pair(layer.output_padding, 0), layer.groups,
-                                  _pair(layer.dilation, 1))
-    if isinstance(layer, torch.nn.MaxPool1d):
-        return F.max_pool2d(x, _pair(layer.kernel_size, 1), _pair(layer.stride, 1), _pair(layer.padding, 0),
-                            _pair(layer.dilation, 1), layer.ceil_mode)
-    if isinstance(layer, torch.nn.AvgPool1d):
-        return F.avg_pool2d(x, _pair(layer.kernel_size, 1), _pair(layer.stride, 1), _pair(layer.padding, 0),
-                            layer.ceil_mode, layer.count_include_pad)
-    if isinstance(layer, torch.nn.Upsample) and layer.scale_factor and layer.mode in ("nearest", "linear"):
-        factor = layer.scale_factor[0] if isinstance(layer.scale_factor, tuple) else layer.scale_factor
-        mode = "bilinear" if layer.mode == "linear" else "nearest"  # bilinear over a height of 1 is linear
-        return F.interpolate(x, scale_factor=(1.0, float(factor)), mode=mode, align_corners=layer.align_corners)
-    raise TypeError(f"run_channels_last has no 2-D form of {type(layer).__name__}")
-
-
-def _pair(value: int | tuple[int, ...] | str, height: int) -> tuple[int, int] | str:
-    """A 1-D layer's setting as the 2-D ``(height, width)`` one (``"same"``/``"valid"`` padding as it is)."""
-    if isinstance(value, str):
-        return value
-    return height, value[0] if isinstance(value, tuple) else value
 
 
 def noise(shape: tuple[int, ...], device: torch.device, generator: torch.Generator | None) -> torch.Tensor:
@@ -191,12 +139,12 @@ class VAE(GenerativeModel):
     def encode(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """``[B, C, F]`` → mean and log-variance, each ``[B, latent_channels, P / hop]``."""
         x = F.pad(x, (0, self.padded - x.shape[-1]))
-        mean, logvar = run_channels_last((self.encoder, self.to_latent), x).chunk(2, dim=1)
+        mean, logvar = self.to_latent(self.encoder(x)).chunk(2, dim=1)
         return mean, logvar.clamp(-30.0, 20.0)
 
     def decode(self, z: torch.Tensor) -> torch.Tensor:
         """Latent ``[B, latent_channels, P / hop]`` → ``[B, C, F]``."""
-        return run_channels_last((self.from_latent, self.decoder), z)[..., : self.shape[1]]
+        return self.decoder(self.from_latent(z))[..., : self.shape[1]]
 
     def losses(self, x: torch.Tensor, sample_latent: bool = True) -> dict[str, torch.Tensor]:
         mean, logvar = self.encode(x)

@@ -8,6 +8,7 @@ from typing import Literal
 import torch
 
 from audiozoo import hookimpl
+from audiozoo.speed import ChannelsLast
 from audiozoo_plugins.vae_common import MONOTONIC, VAE, VAEConfig, activation, register_vae_presets
 
 
@@ -59,7 +60,7 @@ class ConvPoolVAE(VAE):
             if factor > 1:
                 layers.insert(len(layers) - 1 if pool_first else len(layers), pool(factor))
             width = out
-        return torch.nn.Sequential(*layers)
+        return ChannelsLast(*layers)  # faster on CPU, same layers (audiozoo/speed.py)
 
     def build_decoder(self, channels: int) -> torch.nn.Module:
         c, layers = self.config, []
@@ -69,7 +70,7 @@ class ConvPoolVAE(VAE):
                 layers.append(torch.nn.Upsample(scale_factor=self.factors[i], mode=c.upsample))
             layers += [m for _ in range(c.convs_per_stage - 1) for m in self.block(width, width)]
             layers += self.block(width, c.widths[i - 1]) if i > 0 else [self.conv(width, channels)]  # linear output
-        return torch.nn.Sequential(*layers)
+        return ChannelsLast(*layers)
 
 
 @hookimpl

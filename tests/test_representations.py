@@ -76,6 +76,22 @@ def test_batch_equals_clips_one_by_one(representation, wave):
         torch.testing.assert_close(representation.decode(xi, length=wave.shape[1]), y[i : i + 1], rtol=0, atol=1e-4)
 
 
+def test_cpu_blocks_change_nothing(representation, wave, monkeypatch):
+    """encode, decode and fit give the same in blocks of one clip as in one block of the whole batch."""
+    import audiozoo.speed
+
+    results = []
+    for block_samples in (1, 1 << 30):
+        monkeypatch.setattr(audiozoo.speed, "BLOCK_SAMPLES", block_samples)
+        assert len(list(audiozoo.speed.each_block(lambda x: x, wave, wave.shape[1]))) == (4 if block_samples == 1 else 1)
+        representation.fit([wave[:3], wave[3:]])
+        x = representation.encode(wave)
+        results.append((representation.mean.clone(), representation.std.clone(), x,
+                        representation.decode(x, length=wave.shape[1])))
+    for blocked, whole in zip(*results, strict=True):
+        torch.testing.assert_close(blocked, whole, rtol=1e-5, atol=1e-5)
+
+
 def test_decode_is_deterministic(representation, wave):
     x = representation.encode(wave)
     assert torch.equal(representation.decode(x), representation.decode(x))
