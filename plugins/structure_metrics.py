@@ -11,7 +11,9 @@ are while a note sounds, move when the notes change, and fall on a few pitch cla
 - ``stability``: correlation of the whitened spectrum with itself 0.2 s later (notes hold);
 - ``change``: how much less it correlates 2 s later than 0.2 s later (notes change; stationary
   noise with music's long-term spectrum holds its frozen peaks forever);
-- ``chroma_entropy``: entropy of the pitch-class distribution (music dwells on a few classes).
+- ``chroma_entropy``: entropy of the pitch-class distribution (music dwells on a few classes);
+- ``onsets``: how far the loudest rises of the log-mel spectrogram stand above its typical change
+  (notes start; stationary noise, and a texture of frozen partials, change as much at every frame).
 """
 
 from __future__ import annotations
@@ -24,7 +26,7 @@ import torch.nn.functional as F
 
 from audiozoo import GenerationMetric, hookimpl
 from audiozoo.distances import check_sets, mmd2, standardise
-from audiozoo.spectra import N_FFT, power_spectrogram
+from audiozoo.spectra import N_FFT, log_mel, power_spectrogram
 
 HOP = N_FFT // 4
 """The analysis of :func:`audiozoo.spectra.power_spectrogram`: 163 ms windows every 41 ms at 3150 Hz."""
@@ -48,9 +50,12 @@ CHROMA_HZ = (65.0, 1400.0)
 QUIET_RMS = 1e-5
 """RMS below which a clip is not amplified by loudness normalisation: silence stays silence."""
 
-FEATURES = ("flatness", "stability", "change", "chroma_entropy")
+ONSET_QUANTILES = (0.5, 0.95)
+"""``onsets`` is log(q95 / q50) of the spectral flux: a rise at 1 frame in 20 against the median one."""
 
-MIN_SPREAD = torch.tensor([0.01, 0.02, 0.02, 0.05], dtype=torch.float64)
+FEATURES = ("flatness", "stability", "change", "chroma_entropy", "onsets")
+
+MIN_SPREAD = torch.tensor([0.01, 0.02, 0.02, 0.05, 0.05], dtype=torch.float64)
 """Floor of each feature's spread among reference clips when standardising (a tenth or so of
 the spread real music shows): a near-constant reference must not blow rounding up."""
 
@@ -133,11 +138,15 @@ def _structure_of(clips: torch.Tensor, sample_rate: int) -> torch.Tensor:
     chroma_entropy = torch.where(chroma_weight.sum(-1) > 0,
                                  (entropy * chroma_weight).sum(-1) / chroma_weight.sum(-1).clamp_min(1e-30),
                                  math.log(12.0))
-    return torch.stack((flatness, stability, change, chroma_entropy), -1)
+    # spectral flux of the log-mel spectrogram: the rises of each band, summed, frame to frame
+    flux = torch.relu(log_mel(clips / rms, sample_rate, RANGE_DB).diff(dim=-1)).mean(1)
+    typical, loud = torch.quantile(flux, torch.tensor(ONSET_QUANTILES, device=flux.device, dtype=flux.dtype), dim=-1)
+    onsets = (loud.clamp_min(1e-6) / typical.clamp_min(1e-6)).log()
+    return torch.stack((flatness, stability, change, chroma_entropy, onsets), -1)
 
 
 def structure_features(sample_rate: int, clips: torch.Tensor) -> torch.Tensor:
-    """``[N, T]`` → ``[N, 4]`` float64 (columns :data:`FEATURES`), on the clips' device; gain-independent."""
+    """``[N, T]`` → ``[N, 5]`` float64 (columns :data:`FEATURES`), on the clips' device; gain-independent."""
     return torch.cat([_structure_of(chunk, sample_rate)
                       for chunk in clips.to(torch.float32).split(CHUNK)]).double()
 
