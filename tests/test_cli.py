@@ -84,3 +84,51 @@ def test_roundtrip_writes_audio_and_picture(tmp_path):
 )
 def test_user_errors_are_one_line_with_exit_code_2(args, fragments):
     assert_user_error(run(*args), *fragments)
+
+
+@pytest.mark.parametrize(
+    "args, fragments",
+    [
+        (("generate", "RUN", "n=0"), ("n must be a number of clips from 1 to 10000, got 0",)),
+        (("generate", "RUN", "n=-1"), ("got -1",)),
+        (("generate", "RUN", "n=abc"), ("bad value 'abc' for n: expected an integer",)),
+        (("generate", "RUN", "seed=abc"), ("bad value 'abc' for seed",)),
+        (("generate", "RUN", "seed=123456789012345678901"), ("seed must be in [0, 2**32)",)),
+        (("generate", "RUN", "out=FILE"), ("is a file; give a folder",)),
+        (("reconstruct", "RUN", "x.wav", "out=FILE"), ("is a file; give a folder",)),
+        (("report", "RUN", "out=FILE"), ("is a file; give a folder",)),
+        (("roundtrip", "repr=waveform", "SONG", "out=back.xyz"), ("unknown audio format '.xyz'", ".wav")),
+        (("roundtrip", "repr=waveform", "SONG", "out=DIR"), ("is a folder; give a file name",)),
+        (("run", "model=gan", "name=../x"), ("name must be a plain folder name",)),
+        (("run", "model=gan", "name=/tmp/x"), ("name must be a plain folder name",)),
+        (("run", "model=gan", "model.lr_generator=nan"), ("expected a finite number",)),
+        (("run", "model=gan", "max_seconds=nan"), ("bad value nan for max_seconds: expected a finite number",)),
+        (("run", "model=gan", "seed=123456789012345678901"), ("seed must be in [0, 2**32)",)),
+        (("run", "model=gan", "config=/nowhere.toml"), ("cannot read /nowhere.toml",)),
+    ],
+)
+def test_options_are_checked_before_any_work(tmp_path, args, fragments):
+    (tmp_path / "file").write_text("")
+    song = write_music(tmp_path / "song.wav", 0.5)
+    names = {"RUN": str(tmp_path / "nowhere"), "FILE": str(tmp_path / "file"), "DIR": str(tmp_path), "SONG": str(song)}
+    for placeholder, value in names.items():
+        args = tuple(a.replace(placeholder, value) for a in args)
+    assert_user_error(run(*args), *fragments)
+
+
+def test_prepare_takes_a_presets_data_settings_only(tmp_path):
+    write_music(tmp_path / "music" / "a.wav", 2.5)
+    write_music(tmp_path / "music" / "b.wav", 2.5, seed=1)
+    result = run("prepare", "preset=seed", "data=folder", f"data.root={tmp_path / 'music'}", "data.clip_seconds=2")
+    assert result.exit_code == 0, result.output
+    assert "segments:     4 × 3150" in result.output
+
+
+def test_list_settings_shows_type_default_and_help():
+    out = run("list", "models", "--settings").output
+    assert "model.lr" in out or "model.noise_dim" in out
+    everything = run("list", "--settings").output
+    row = next(line for line in everything.splitlines() if line.strip().startswith("data.silent"))
+    assert "skip|keep" in row and "skip" in row and "digital silence" in row
+    row = next(line for line in everything.splitlines() if line.strip().startswith("checkpoint_seconds"))
+    assert "float" in row and "60.0" in row and "kill -9" in row
