@@ -4,6 +4,16 @@ Waveform metrics (snr, si_sdr) see phase; spectral ones (spectral_convergence, m
 mel_l1) do not, so a phase-free representation is judged by the latter. Every spectral metric
 uses the STFT of :func:`power_spectrogram` (periodic Hann window, hop a quarter of the window),
 whatever representation produced the audio.
+
+Silent references have defined floors, so one silent held-out clip cannot swamp an average: a
+reference quieter than :data:`SILENCE_RMS` (-60 dBFS RMS) is measured as if it had that level.
+snr and si_sdr floor the reference's (target's) energy at ``T·SILENCE_RMS²``; spectral_convergence
+and mrstft's convergence term floor ``‖|S|‖_F`` at the norm of white noise of that level (mean
+power per bin ``SILENCE_RMS²·Σw²``, ``Σw² = 3·n_fft/8`` for the periodic Hann window). Then a
+silent reference against an estimate at -20 dBFS reads snr -40 dB and spectral_convergence 100,
+and against silence it reads a perfect score. lsd and mel_l1 are bounded already: their dB
+spectrograms keep 80 dB below each clip's peak. A figure that cannot be computed (an estimate
+with NaN samples) is NaN for that clip.
 """
 
 from __future__ import annotations
@@ -15,6 +25,9 @@ import torch
 
 from audiozoo import Metric, dsp, hookimpl
 from audiozoo.spectra import TINY, TOP_DB, log_mel, power_spectrogram
+
+SILENCE_RMS = 1e-3
+"""-60 dBFS: the level below which a reference counts as silence (the floor of every ratio here)."""
 
 MRSTFT_SIZES = (128, 256, 512)
 """Multi-resolution STFT window sizes: 41, 81 and 163 ms at 3150 Hz, i.e. Parallel WaveGAN's
@@ -36,14 +49,16 @@ def _paired(
     return ref, est
 
 
-def _db_ratio(signal: torch.Tensor, noise: torch.Tensor) -> torch.Tensor:
-    """10·log10(signal / noise) of energies, finite for silence on either side."""
-    return 10.0 * torch.log10((signal + TINY) / (noise + TINY))
+def _db_ratio(signal: torch.Tensor, noise: torch.Tensor, samples: int) -> torch.Tensor:
+    """10·log10(signal / noise) of energies over ``samples``; the signal floored at silence's, the noise at TINY."""
+    return 10.0 * torch.log10(signal.clamp_min(samples * SILENCE_RMS**2) / (noise + TINY))
 
 
 def _convergence(ref: torch.Tensor, est: torch.Tensor) -> torch.Tensor:
-    """‖ref − est‖_F / ‖ref‖_F of magnitudes ``[B, bins, F]`` per clip."""
-    return torch.linalg.vector_norm(ref - est, dim=(-2, -1)) / (torch.linalg.vector_norm(ref, dim=(-2, -1)) + TINY)
+    """‖ref − est‖_F / ‖ref‖_F of magnitudes ``[B, bins, F]`` per clip, ‖ref‖_F floored at silence's."""
+    bins, frames = ref.shape[-2:]
+    floor = (SILENCE_RMS**2 * 0.375 * 2 * (bins - 1) * bins * frames) ** 0.5  # white noise at SILENCE_RMS
+    return torch.linalg.vector_norm(ref - est, dim=(-2, -1)) / torch.linalg.vector_norm(ref, dim=(-2, -1)).clamp_min(floor)
 
 
 class Snr(Metric):
@@ -56,7 +71,7 @@ class Snr(Metric):
 
     def __call__(self, reference: torch.Tensor, estimate: torch.Tensor) -> torch.Tensor:
         reference, estimate = _trimmed(reference, estimate)
-        return _db_ratio(reference.square().sum(-1), (reference - estimate).square().sum(-1))
+        return _db_ratio(reference.square().sum(-1), (reference - estimate).square().sum(-1), reference.shape[-1])
 
 
 class SiSdr(Metric):
@@ -73,7 +88,7 @@ class SiSdr(Metric):
         estimate = estimate - estimate.mean(-1, keepdim=True)
         scale = (reference * estimate).sum(-1, keepdim=True) / (reference.square().sum(-1, keepdim=True) + TINY)
         target = scale * reference
-        return _db_ratio(target.square().sum(-1), (estimate - target).square().sum(-1))
+        return _db_ratio(target.square().sum(-1), (estimate - target).square().sum(-1), reference.shape[-1])
 
 
 class SpectralConvergence(Metric):

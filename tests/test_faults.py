@@ -264,3 +264,20 @@ def test_every_kind_of_bad_audio_is_skipped_or_kept_with_a_reason(songs, setting
     # The next command works: a run trains on what was kept.
     result = run(progress=False, **{**settings, "data.root": str(folder), "epochs": 1})
     assert all(np.isfinite(losses(result.path)))
+
+
+def test_reconstruction_metrics_have_floors_on_silent_references():
+    """One silent held-out clip must not swamp an average: documented floors in plugins/reconstruction_metrics.py."""
+    silent = torch.zeros(2, 9450)
+    noise = 0.1 * torch.randn(2, 9450, generator=torch.Generator().manual_seed(0))  # -20 dBFS
+    expected = {"snr": -40.0, "si_sdr": -40.0, "spectral_convergence": 100.0}
+    for name in api.list_metrics():
+        metric = api.get_metric(name, sample_rate=3150)
+        if metric.task != "reconstruction":
+            continue
+        against_noise, against_silence = metric(silent, noise), metric(silent, silent)
+        assert torch.isfinite(against_noise).all() and torch.isfinite(against_silence).all(), name
+        assert against_noise.abs().max() < 200, (name, against_noise)
+        if name in expected:
+            assert against_noise.tolist() == pytest.approx([expected[name]] * 2, rel=0.01), name
+        assert torch.isnan(metric(noise, torch.full_like(noise, float("nan")))).all(), name  # not computable: NaN
