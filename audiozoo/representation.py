@@ -122,7 +122,7 @@ class Representation(torch.nn.Module, ABC):
         return self
 
     def _standardize(self, features: torch.Tensor) -> torch.Tensor:
-        return (features - self.mean) / self.std if self.config.standardize else features
+        return (features - self.mean).div_(self.std) if self.config.standardize else features
 
     def _unstandardize(self, x: torch.Tensor) -> torch.Tensor:
         return torch.addcmul(self.mean, x, self.std) if self.config.standardize else x
