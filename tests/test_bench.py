@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import math
 
 import pytest
 import torch
@@ -10,6 +11,7 @@ from click.testing import CliRunner
 
 from audiozoo.bench.calibration import calibration_rows
 from audiozoo.bench.cell import INTERRUPTED, run_cell
+from audiozoo.bench.evaluate import _mean_of_measured
 from audiozoo.metric import GenerationMetric
 from audiozoo.sentinels import REAL, sentinels
 from audiozoo.bench.matrix import Cell, bench
@@ -119,3 +121,10 @@ def test_sentinels_are_scored_once_per_data_set_and_each_ceiling_once(tmp_path):
     assert Counting.calls == rows + 1  # only the new representation's ceiling
     cache.write_text("{not json")  # a damaged cache is rebuilt, not trusted
     assert calibration_rows(cache, metrics, "mel", reference, stand_in, train, 0.5 * stand_in) == first
+
+
+def test_a_clip_whose_figure_cannot_be_computed_is_noted_not_averaged():
+    notes: list[str] = []
+    assert _mean_of_measured("snr", torch.tensor([1.0, float("nan"), 3.0]), notes) == 2.0
+    assert notes == ["snr: 1 of 3 clips not computable"]
+    assert math.isnan(_mean_of_measured("lsd", torch.tensor([float("inf")]), notes))

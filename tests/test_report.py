@@ -241,6 +241,17 @@ def test_pivot_grid_defaults_to_the_first_generation_metric(bench: Bench) -> Non
     assert snr.best == set()  # no column has two figures
 
 
+def test_figures_that_could_not_be_computed_are_said_not_averaged(tmp_path: Path) -> None:
+    b = Bench(tmp_path / "bench")
+    run = b.cell("1-vae-mel", "vae_convpool", "mel")
+    b.evaluate(run, figures(1000, 1.0, 1.0, 1.0, 1.0, structure_distance=float("nan"), snr=4.0) | {
+        "notes": ["snr: 2 of 26 clips not computable", "structure_distance: not computable on these samples"]})
+    row = csv_rows(build_report([b.root], tmp_path / "out"))["1-vae-mel"]
+    assert row["snr"] == "4.0" and row["verdict"] == ""  # no structure figure: no verdict either way
+    assert row["error"] == "snr: 2 of 26 clips not computable; structure_distance: not computable on these samples"
+    assert "| n/a |" in (tmp_path / "out" / "results.md").read_text()
+
+
 def test_unknown_pivot_metric_lists_the_choices(bench: Bench, tmp_path: Path) -> None:
     with pytest.raises(AudiozooError, match=r"unknown metric 'frechet_mel'; choose from: frechet_logmel, .*snr"):
         build_report([bench.root], tmp_path, pivot="frechet_mel")

@@ -65,6 +65,7 @@ def run_cell(cell_dir: Path, overrides: dict[str, Any]) -> int:
             result = run(runs_dir=str(cell_dir.parent), name=cell_dir.name, **overrides)
         settings = result.settings
         data = prepare(api.get_dataset(settings["run"]["data"], **settings["data"]), progress=False)  # cached
+        print(f"evaluating {cell_dir.name}: samples, metrics on decoded audio, sentinel rows", flush=True)
         evaluation = evaluate(result, data, metrics_for(result.representation.sample_rate),
                               sentinel_cache(cell_dir.parent, data))
     except TrainingInterrupted:

@@ -64,6 +64,15 @@ def _batched(fn, *clips: torch.Tensor) -> torch.Tensor:
     return torch.cat([fn(*(c[i : i + BATCH] for c in clips)) for i in range(0, len(clips[0]), BATCH)])
 
 
+def _mean_of_measured(name: str, per_clip: torch.Tensor, notes: list[str]) -> float:
+    """The mean over clips whose figure could be computed (a metric gives NaN where it cannot);
+    how many could not is noted, not averaged in."""
+    measured = per_clip[torch.isfinite(per_clip)]
+    if len(measured) < len(per_clip):
+        notes.append(f"{name}: {len(per_clip) - len(measured)} of {len(per_clip)} clips not computable")
+    return float(measured.mean()) if len(measured) else math.nan
+
+
 def _write_clips(folder: Path, stem: str, waves: np.ndarray, sample_rate: int, label: str) -> dict[str, Any]:
     wavs = []
     for i, wave in enumerate(waves):
@@ -98,15 +107,18 @@ def evaluate(run: Run, data: PreparedData, metrics: list[Metric], sentinel_cache
 
     scores: dict[str, float] = {}
     ceiling: dict[str, float] = {}
+    notes: list[str] = []
     roundtrip = _batched(lambda w: rep.decode(rep.encode(w.to(device)), length=w.shape[1]).cpu(), test)
     rebuilt = _batched(run.reconstruct, test) if model.can_reconstruct else None
     for metric in metrics:
         if metric.task == "generation":
             scores[metric.name] = float(metric(reference, samples, train=train))
+            if not math.isfinite(scores[metric.name]):
+                notes.append(f"{metric.name}: not computable on these samples")
         elif rebuilt is not None:
-            scores[metric.name] = float(_batched(metric, test, rebuilt).mean())
+            scores[metric.name] = _mean_of_measured(metric.name, _batched(metric, test, rebuilt), notes)
         if metric.task == "reconstruction":
-            ceiling[metric.name] = float(_batched(metric, test, roundtrip).mean())
+            ceiling[metric.name] = _mean_of_measured(f"{metric.name} ceiling", _batched(metric, test, roundtrip), notes)
     config = run.settings["run"]
     rows = calibration_rows(sentinel_cache, metrics, config["repr"], reference, stand_in, train,
                             roundtrip[len(reference):])
@@ -124,7 +136,7 @@ def evaluate(run: Run, data: PreparedData, metrics: list[Metric], sentinel_cache
         "losses": final_losses(run.path),
         "generation_x_realtime": audio_seconds / seconds,
         **peak_memory(),
-        "metrics": scores, "reference": rows.pop(REAL, {}), "sentinels": rows, "ceiling": ceiling,
+        "metrics": scores, "reference": rows.pop(REAL, {}), "sentinels": rows, "ceiling": ceiling, "notes": notes,
         "metric_info": {m.name: metric_description(m) for m in metrics},
         "media": {**standard_media(run.path),
                   "real": _write_clips(folder, "real", shown, rep.sample_rate, "real (held out)"),

@@ -50,6 +50,8 @@ class Cell:
     """Rows every table is read against (noise, degraded music, copies, the representation's ceiling)."""
     ceiling: dict[str, float] = field(default_factory=dict)
     metric_info: dict[str, dict[str, Any]] = field(default_factory=dict)
+    notes: list[str] = field(default_factory=list)
+    """Figures that could not be computed (some clips, or a whole metric), said rather than averaged in."""
     media: dict[str, Media] = field(default_factory=dict)
 
     @property
@@ -95,6 +97,7 @@ def read_cell(run_dir: Path) -> Cell:
             setattr(cell, key, evaluation[key])
     for key in ("losses", "metrics", "reference", "ceiling", "metric_info"):
         setattr(cell, key, {k: v for k, v in (evaluation.get(key) or {}).items() if v is not None})
+    cell.notes = [str(note) for note in evaluation.get("notes") or []]
     cell.sentinels = {label: {k: v for k, v in row.items() if v is not None}
                       for label, row in (evaluation.get("sentinels") or {}).items()}
     cell.media = _media(run_dir, evaluation.get("media") or standard_media(run_dir))

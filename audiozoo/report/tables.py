@@ -140,7 +140,7 @@ def results_table(cells: list[Cell]) -> Table:
     ]
     for loss in dict.fromkeys(k for c in cells for k in c.losses):
         plain.append((Column(f"final_{loss}", label=f"final {loss}"), lambda c, k=loss: c.losses.get(k)))
-    plain.append((Column("error"), lambda c: c.error))
+    plain.append((Column("error"), lambda c: "; ".join(filter(None, (c.error, *c.notes))) or None))
     columns = [col for col, _ in plain]
     rows = [Row([get(c) for _, get in plain], "failed" if c.failed else "cell", c.data) for c in cells]
     for data, by_label in calibration.items():
@@ -212,9 +212,11 @@ def is_number(value: Any) -> bool:
 
 
 def fmt(value: Any) -> str:
-    """A figure for people: 3 significant digits, counts as 123k / 1.23M, blank for missing."""
+    """A figure for people: 3 significant digits, counts as 123k / 1.23M, blank for missing, n/a for not computable."""
     if value is None:
         return ""
+    if isinstance(value, float) and math.isnan(value):
+        return "n/a"
     if not is_number(value):
         return str(value)
     if isinstance(value, int):
