@@ -75,13 +75,39 @@ def run_channels_last(layers: Iterable[torch.nn.Module], x: torch.Tensor) -> tor
         two_d = _two_d(layer)
         if two_d is None:
             if wide is not None:
-                x, wide = wide.squeeze(2).contiguous(), None
+                x, wide = _FromChannelsLast.apply(wide), None
             x = layer(x)
         else:
             if wide is None:
-                wide = x.unsqueeze(2).contiguous(memory_format=torch.channels_last)
+                wide = _ToChannelsLast.apply(x)
             wide = two_d(wide)
-    return x if wide is None else wide.squeeze(2)
+    return x if wide is None else _FromChannelsLast.apply(wide)
+
+
+class _ToChannelsLast(torch.autograd.Function):
+    """``[B, C, L]`` → channels-last ``[B, C, 1, L]``, and the gradient back to a contiguous
+    ``[B, C, L]`` in one copy. Left to the layers on either side, the mismatched layouts cost
+    more: 4–10 % of a ``vae_convpool`` encoder's or decoder's forward and backward (docs/performance.md)."""
+
+    @staticmethod
+    def forward(ctx: torch.autograd.function.FunctionCtx, x: torch.Tensor) -> torch.Tensor:
+        return x.unsqueeze(2).contiguous(memory_format=torch.channels_last)
+
+    @staticmethod
+    def backward(ctx: torch.autograd.function.FunctionCtx, grad: torch.Tensor) -> torch.Tensor:
+        return grad.squeeze(2).contiguous()
+
+
+class _FromChannelsLast(torch.autograd.Function):
+    """Channels-last ``[B, C, 1, L]`` → contiguous ``[B, C, L]``, the gradient back to channels-last."""
+
+    @staticmethod
+    def forward(ctx: torch.autograd.function.FunctionCtx, wide: torch.Tensor) -> torch.Tensor:
+        return wide.squeeze(2).contiguous()
+
+    @staticmethod
+    def backward(ctx: torch.autograd.function.FunctionCtx, grad: torch.Tensor) -> torch.Tensor:
+        return grad.unsqueeze(2).contiguous(memory_format=torch.channels_last)
 
 
 def _leaves(layers: Iterable[torch.nn.Module]) -> Iterator[torch.nn.Module]:
