@@ -73,7 +73,7 @@ class PluginHost:
             self.settings: dict[str, Any] = tomllib.loads(path.read_text())
             self.preset_registry = Presets()
             self.preset_registry.register_file(self.settings.get("presets", {}), f"registry file {path}")
-        except (OSError, tomllib.TOMLDecodeError, AudiozooError, TypeError, ValueError) as err:
+        except (OSError, tomllib.TOMLDecodeError, AudiozooError) as err:
             raise AudiozooError(f"cannot read the plugin registry {path}: {err}") from None
         self.pm = pluggy.PluginManager(GROUP)
         self.pm.add_hookspecs(hookspecs)

@@ -33,10 +33,12 @@ class Presets:
     def register_file(self, presets: Mapping[str, Any], provider: str) -> None:
         """registry.toml's ``[presets]``: each table's keys, and its ``models`` tables per model."""
         for name, table in presets.items():
-            table = dict(table)
-            for model, overrides in table.pop("models", {}).items():
+            models = table.get("models", {}) if isinstance(table, Mapping) else None
+            if not isinstance(models, Mapping):
+                raise AudiozooError(f"[presets.{name}] in {provider} is not a table of overrides (and of models' tables)")
+            for model, overrides in models.items():
                 self.register(name, overrides, provider, model)
-            self.register(name, table, provider)
+            self.register(name, {key: value for key, value in table.items() if key != "models"}, provider)
 
     def tables(self) -> dict[str, Table]:
         """Every preset as :func:`audiozoo.overrides.apply_preset` reads it: ``{name: {key: value,

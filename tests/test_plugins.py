@@ -12,6 +12,7 @@ from pathlib import Path
 import pytest
 import torch
 
+from audiozoo.errors import AudiozooError
 from audiozoo.overrides import apply_preset
 from audiozoo.plugins import GROUP, PluginHost, registry_file
 from conftest import make_distribution
@@ -55,6 +56,15 @@ def test_registry_toml_can_switch_plugins_off(tmp_path):
     assert host.plugins["waveform"].status == "loaded"
     assert host.plugins["gtzan"].status == "disabled"
     assert host.registry("datasets").names() == ["classical"]
+
+
+@pytest.mark.parametrize("text", ["[presets]\nfast = 3\n", "[presets.fast]\nmodels = 3\n",
+                                  "[presets.fast.models]\ngan = 3\n"])
+def test_a_malformed_preset_table_is_one_clear_error(tmp_path, text):
+    path = tmp_path / "registry.toml"
+    path.write_text(text)
+    with pytest.raises(AudiozooError, match=r"^cannot read the plugin registry .*: .*fast"):
+        PluginHost(path)
 
 
 def test_registry_toml_is_package_data(tmp_path, monkeypatch):
