@@ -10,7 +10,7 @@ import torch
 
 from audiozoo import AudiozooError, GenerationMetric, hookimpl
 from audiozoo.distances import TINY, check_sets, off_diagonal, standardise
-from audiozoo.spectra import CHUNK, N_FFT, envelope_features, log_mel, loudness_normalised
+from audiozoo.spectra import CHUNK, N_FFT, envelope_features, log_mel, loudness_normalised, per_clips
 
 MIN_SPREAD = 0.1
 """Floor (dB) of a band statistic's spread among reference clips when standardising."""
@@ -71,10 +71,16 @@ def windows(sample_rate: int, clips: torch.Tensor, every_frame: bool) -> tuple[t
     return torch.cat(out), torch.cat(owner)
 
 
+@per_clips
+def training_windows(sample_rate: int, train: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """Every window of the training clips, starting at each pooled frame (computed once per training set)."""
+    return windows(sample_rate, train, every_frame=True)
+
+
 def copy_ratios(sample_rate: int, estimate: torch.Tensor, train: torch.Tensor) -> torch.Tensor:
     """Per clip of ``estimate``, the median over its windows of: distance to the nearest training
     window ÷ distance to the nearest window of any other training clip. ~1 for new music, 0 for a copy."""
-    seen, seen_clip = windows(sample_rate, train.to(estimate.device), every_frame=True)
+    seen, seen_clip = training_windows(sample_rate, train.to(estimate.device))
     mine, mine_clip = windows(sample_rate, estimate, every_frame=False)
     distances = torch.cdist(mine, seen)  # [w, W]
     nearest, index = distances.min(-1)

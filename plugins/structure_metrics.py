@@ -26,7 +26,7 @@ import torch.nn.functional as F
 
 from audiozoo import GenerationMetric, hookimpl
 from audiozoo.distances import check_sets, mmd2, standardise
-from audiozoo.spectra import N_FFT, log_mel, power_spectrogram
+from audiozoo.spectra import N_FFT, log_mel, per_clips, power_spectrogram
 
 HOP = N_FFT // 4
 """The analysis of :func:`audiozoo.spectra.power_spectrogram`: 163 ms windows every 41 ms at 3150 Hz."""
@@ -145,6 +145,7 @@ def _structure_of(clips: torch.Tensor, sample_rate: int) -> torch.Tensor:
     return torch.stack((flatness, stability, change, chroma_entropy, onsets), -1)
 
 
+@per_clips
 def structure_features(sample_rate: int, clips: torch.Tensor) -> torch.Tensor:
     """``[N, T]`` → ``[N, 5]`` float64 (columns :data:`FEATURES`), on the clips' device; gain-independent."""
     return torch.cat([_structure_of(chunk, sample_rate)

@@ -360,3 +360,21 @@ def test_third_party_metric_registers_without_core_change(tmp_path, monkeypatch,
     assert issubclass(cls, Metric) and cls.task == "generation"
     assert float(cls()(splits.reference, splits.reference)) == 0.0
     assert float(cls()(splits.reference, 0.1 * splits.other)) > 15.0
+
+
+def test_clip_features_are_remembered_until_the_clips_change():
+    """A bench scores one reference set against a dozen others with several metrics: features once."""
+    from audiozoo.spectra import per_clips
+
+    calls: list[int] = []
+
+    @per_clips
+    def total(sample_rate: int, clips: torch.Tensor) -> float:
+        calls.append(sample_rate)
+        return float(clips.sum())
+
+    clips = torch.ones(2, 8)
+    assert total(8000, clips) == total(8000, clips) == 16.0 and len(calls) == 1
+    assert total(8000, clips.clone()) == 16.0 and len(calls) == 2  # another tensor, same values: computed
+    clips.mul_(2)  # changed in place: computed again, not served stale
+    assert total(8000, clips) == 32.0 and len(calls) == 3
