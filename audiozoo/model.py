@@ -1,13 +1,20 @@
-"""The GenerativeModel interface: a network built from a representation's ``(C, F)`` shape."""
+"""The GenerativeModel interface: what a model computes (losses, samples), never how its parameters move.
+
+The trainer (:mod:`audiozoo.train.update`) owns everything between a loss and a parameter
+update — backward, mixed precision, the all-reduce of gradients across processes, clipping,
+the learning-rate schedule and the EMA of the weights — so a model states its losses and every
+model gets all of it alike.
+"""
 
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
 from dataclasses import dataclass
-from typing import ClassVar
+from typing import ClassVar, Protocol
 
 import torch
-import torch.distributed as dist
+
+from audiozoo.representation import Representation
 
 
 @dataclass
@@ -15,22 +22,52 @@ class ModelConfig:
     """Settings every model has; plugins subclass this dataclass to add their own."""
 
 
+@dataclass
+class SampleOptions:
+    """Options of :meth:`GenerativeModel.sample` (none here); a model subclasses it for its own
+    (number of steps, solver, temperature…), set as ``sample.KEY=VALUE``."""
+
+
+@dataclass
+class Batch:
+    """One step's data: the encoded tensor, the audio it was encoded from, and the representation
+    (to decode, e.g. for a loss on audio). ``x`` is ``representation.encode(audio)``."""
+
+    x: torch.Tensor  # [B, C, F]
+    audio: torch.Tensor  # [B, T], at representation.sample_rate
+    representation: Representation
+
+    def __len__(self) -> int:
+        return self.x.shape[0]
+
+
+class Update(Protocol):
+    """The trainer's update, handed to :meth:`GenerativeModel.training_step` (Lightning's ``manual_backward``
+    and ``optimizer.step`` in one): backward of ``loss``, then a step of the optimizer named ``optimizer``."""
+
+    def __call__(self, loss: torch.Tensor, optimizer: str) -> None: ...
+
+
 class GenerativeModel(torch.nn.Module, ABC):
     """A model over tensors ``[B, C, F]`` in a representation's space.
 
-    It never sees audio: the representation encodes before and decodes after, which is what
-    lets every model train on every representation. Nothing about ``C`` or ``F`` is fixed in
-    advance; a model that needs a fixed size derives it from ``shape``.
-
-    Training is the model's own business (a GAN alternates two optimizers, a VAE has one), so
-    the trainer only calls :meth:`training_step`; the model updates through :meth:`optimize`,
-    which is where gradients are averaged across processes in distributed training.
+    It is built from the representation's shape ``(C, F)``; the representation encodes before and
+    decodes after, which is what lets every model train on every representation. A model writes
+    its losses (:meth:`training_step`) and how it samples (:meth:`sample`); the trainer updates
+    the parameters. A model with one optimizer returns ``{"loss": ...}`` and the trainer
+    backpropagates it. A model that alternates optimizers (a GAN) sets ``manual_optimization``
+    and calls ``update(loss, "name")`` for each, in its own order.
     """
 
     name: ClassVar[str]
     Config: ClassVar[type[ModelConfig]] = ModelConfig
+    SampleOptions: ClassVar[type[SampleOptions]] = SampleOptions
     can_reconstruct: ClassVar[bool] = False
     """True for autoencoders: ``reconstruct`` maps inputs back through the latent space."""
+    any_length: ClassVar[bool] = False
+    """True when :meth:`sample` makes any number of frames (a fully convolutional model)."""
+    manual_optimization: ClassVar[bool] = False
+    """True when :meth:`training_step` calls ``update`` itself (several optimizers)."""
 
     def __init__(self, shape: tuple[int, int], config: ModelConfig | None = None) -> None:
         super().__init__()
@@ -42,35 +79,24 @@ class GenerativeModel(torch.nn.Module, ABC):
         """Named optimizers over this model's parameters; checkpoints save and restore them by name."""
 
     @abstractmethod
-    def training_step(self, x: torch.Tensor, optimizers: dict[str, torch.optim.Optimizer]) -> dict[str, torch.Tensor]:
-        """One update on a batch ``[B, C, F]`` through :meth:`optimize`; returns the losses, detached.
+    def training_step(self, batch: Batch, update: Update) -> dict[str, torch.Tensor]:
+        """The losses of one step on ``batch``; ``"loss"`` is required: the figure that falls as the
+        model fits its data (the total loss of an autoencoder, the discriminator loss of a GAN).
 
-        The dict must hold ``"loss"``: the figure that falls as the model fits its data
-        (the total loss of an autoencoder, the discriminator loss of a GAN).
+        Unless ``manual_optimization``, the trainer backpropagates ``"loss"`` and steps the one
+        optimizer; otherwise the model calls ``update(loss, name)`` for each optimizer itself.
         """
 
     @abstractmethod
-    def sample(self, n: int, generator: torch.Generator | None = None) -> torch.Tensor:
-        """``n`` new tensors ``[n, C, F]``."""
+    def sample(self, n: int, generator: torch.Generator | None = None, frames: int | None = None,
+               options: SampleOptions | None = None) -> torch.Tensor:
+        """``n`` new tensors ``[n, C, frames]`` (``frames`` is ``F`` when None; other lengths only
+        where ``any_length``), drawn from ``generator``, with ``options`` (the model's ``SampleOptions``)."""
 
     def reconstruct(self, x: torch.Tensor) -> torch.Tensor:
         """``[B, C, F]`` through the model and back (autoencoders only)."""
         raise NotImplementedError(f"{self.name} is not an autoencoder and cannot reconstruct")
 
-    def evaluation_losses(self, x: torch.Tensor) -> dict[str, torch.Tensor]:
+    def evaluation_losses(self, batch: Batch) -> dict[str, torch.Tensor]:
         """Losses on held-out data without updating anything; empty where that has no meaning."""
         return {}
-
-    @staticmethod
-    def optimize(loss: torch.Tensor, optimizer: torch.optim.Optimizer) -> None:
-        """zero_grad, backward, average gradients across processes (when distributed), step."""
-        optimizer.zero_grad(set_to_none=True)
-        loss.backward()
-        if dist.is_available() and dist.is_initialized() and dist.get_world_size() > 1:
-            world = dist.get_world_size()
-            for group in optimizer.param_groups:
-                for p in group["params"]:
-                    if p.grad is not None:
-                        dist.all_reduce(p.grad)
-                        p.grad.div_(world)
-        optimizer.step()

@@ -54,13 +54,20 @@ def save_spectrograms(path: Path, waves: dict[str, np.ndarray], sample_rate: int
 
 
 def save_loss_curves(path: Path, records: list[dict]) -> None:
-    """Every loss in the metrics log against the step, one panel per loss, as PNG."""
+    """Every loss in the metrics log against the step, one panel per loss; a held-out ``valid_X`` is
+    drawn on ``X``'s panel (its own panel when training logs no ``X``), as PNG."""
     plt = _pyplot()
-    keys = [k for k in (records[0] if records else {}) if k not in ("step", "epoch", "lr", "seconds")]
+    logged = dict.fromkeys(k for r in records for k in r if k not in ("step", "epoch", "lr", "seconds"))
+    keys = list(dict.fromkeys(k.removeprefix("valid_") for k in logged))
     fig, axes = plt.subplots(1, max(1, len(keys)), figsize=(4.5 * max(1, len(keys)), 3.2), squeeze=False)
-    steps = [r["step"] for r in records]
     for ax, key in zip(axes[0], keys):
-        ax.plot(steps, [r[key] for r in records], linewidth=1)
+        for label, name, style in (("training", key, {"linewidth": 1}),
+                                   ("held out", f"valid_{key}", {"linewidth": 1.5, "marker": "o", "markersize": 3})):
+            rows = [r for r in records if name in r]
+            if rows:
+                ax.plot([r["step"] for r in rows], [r[name] for r in rows], label=label, **style)
+        if f"valid_{key}" in logged and key in logged:
+            ax.legend(fontsize=8)
         ax.set_title(key, fontsize=10)
         ax.set_xlabel("step")
         ax.grid(alpha=0.3)

@@ -12,7 +12,9 @@ from torch.utils.flop_counter import FlopCounterMode
 from audiozoo.api import get_model, get_representation, list_models, list_representations
 from audiozoo.model import GenerativeModel
 from audiozoo.representation import Representation
-from audiozoo.train.run import resolve
+from audiozoo.train.batches import TrainingSet
+from audiozoo.train.run import resolve, train_config_of
+from audiozoo.train.update import Updater
 from benchmarks.harness import Section, Size, repeated
 
 MATMUL_FRACTION_BAR = 0.5  # of the fp32 matmul rate, for the VAEs on waveform
@@ -29,6 +31,7 @@ class Cell:
     model: GenerativeModel
     batch_size: int
     samples: int  # of a clip
+    settings: dict[str, dict[str, Any]]
 
     @property
     def label(self) -> dict[str, Any]:
@@ -45,7 +48,7 @@ def cells(size: Size, device: torch.device) -> Iterator[Cell]:
             rep = get_representation(repr_name, **settings["repr"]).to(device)
             torch.manual_seed(0)
             model = get_model(model_name, rep.shape(size.clip_samples), **settings["model"]).to(device)
-            yield Cell(model_name, repr_name, rep, model, settings["run"]["batch_size"], size.clip_samples)
+            yield Cell(model_name, repr_name, rep, model, settings["run"]["batch_size"], size.clip_samples, settings)
 
 
 def matmul_rate(device: torch.device, sync: Callable[[], None], n: int = 1024, repeats: int = 5) -> float:
@@ -56,20 +59,25 @@ def matmul_rate(device: torch.device, sync: Callable[[], None], n: int = 1024, r
 
 def training(size: Size, device: torch.device, sync: Callable[[], None]) -> Section:
     section = Section(
-        "Training throughput: one training step at each cell's preset (audiozoo run's defaults), random data",
+        "Training throughput: one training step of the trainer (batch, losses, update) at each cell's preset "
+        "(audiozoo run's defaults), random data",
         ["model", "repr", "shape", "batch", "examples/s", "GFLOP/step", "GFLOP/s", "matmul GFLOP/s",
          "of matmul", "bar", "met"],
     )
     for cell in cells(size, device):
-        optimizers = cell.model.configure_optimizers()
-        x = torch.randn(cell.batch_size, *cell.model.shape, device=device)
+        config = train_config_of(cell.settings)
+        updater = Updater(cell.model, config, total_steps=size.train_steps + 2)
+        clips = 0.1 * torch.randn(cell.batch_size, cell.samples, generator=torch.Generator().manual_seed(0))
+        cell.representation.fit([clips.to(device)])
+        data = TrainingSet(cell.representation, clips.numpy(), device, seed=config.seed)
+        index = torch.arange(cell.batch_size)
         cell.model.train()
-        cell.model.training_step(x, optimizers)
+        updater.step(data.batch(index, 0))
         with FlopCounterMode(display=False) as counter:
-            cell.model.training_step(x, optimizers)
+            updater.step(data.batch(index, 1))
         flops = counter.get_total_flops()
         peak = matmul_rate(device, sync, 1024 if size.name != "tiny" else 256)
-        step = repeated(lambda: cell.model.training_step(x, optimizers), size.train_steps, sync).median
+        step = repeated(lambda: updater.step(data.batch(index, 2)), size.train_steps, sync).median
         achieved = flops / step / 1e9
         barred = cell.model_name.startswith("vae") and cell.repr_name == "waveform"
         section.rows.append({**cell.label, "examples/s": cell.batch_size / step, "GFLOP/step": flops / 1e9,

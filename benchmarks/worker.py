@@ -13,7 +13,9 @@ import time
 import numpy as np
 import torch
 
-from audiozoo.train.run import build, encode_all, resolve
+from audiozoo.train.batches import TrainingSet
+from audiozoo.train.run import build, resolve
+from audiozoo.train.update import Updater
 from benchmarks.harness import repeated
 
 
@@ -25,10 +27,10 @@ def measure(root: str, cache: str, clip_seconds: float, model: str, repr_name: s
     prepared = time.perf_counter() - start
     train_idx, _ = data.split_indices()
     rep.fit([torch.from_numpy(np.asarray(data.segments[train_idx]))])
-    x = encode_all(rep, data.segments[train_idx], torch.device("cpu"))
-    optimizers = net.configure_optimizers()
-    batch = x[: train_config.batch_size]
-    step = repeated(lambda: net.training_step(batch, optimizers), steps, lambda: None).median
+    training = TrainingSet(rep, data.segments[train_idx], torch.device("cpu"), seed=train_config.seed)
+    updater = Updater(net, train_config, total_steps=steps)
+    index = torch.arange(min(train_config.batch_size, len(training)))
+    step = repeated(lambda: updater.step(training.batch(index, 0)), steps, lambda: None).median
     return {"prepare s": prepared, "step s": step}
 
 

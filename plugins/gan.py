@@ -9,6 +9,7 @@ import torch
 import torch.nn.functional as F
 
 from audiozoo import GenerativeModel, ModelConfig, hookimpl
+from audiozoo.model import Batch, SampleOptions, Update
 from audiozoo_plugins.vae_common import noise
 
 
@@ -49,6 +50,15 @@ class GANConfig(ModelConfig):
             raise ValueError(f"weight_decay must be non-negative, got {self.weight_decay}")
         if not 0.5 < self.real_label <= 1:
             raise ValueError(f"real_label must be in (0.5, 1], got {self.real_label}")
+
+
+@dataclass
+class GANSampleOptions(SampleOptions):
+    temperature: float = 1.0  # scale of the generator's input noise; below 1 trades variety for typical samples
+
+    def __post_init__(self) -> None:
+        if self.temperature <= 0:
+            raise ValueError(f"temperature must be positive, got {self.temperature}")
 
 
 def plan_axis(size: int, stages: int, base_size: int, max_stride: int) -> tuple[int, int]:
@@ -123,11 +133,13 @@ class GAN(GenerativeModel):
 
     ``training_step`` updates the discriminator on a real batch and as many fakes (loss: the
     mean of the two BCE terms), then the generator once (non-saturating BCE: fakes labelled
-    real), each with its own Adam; ``"loss"`` is the discriminator's.
+    real), each with its own Adam, through the trainer's ``update``; ``"loss"`` is the discriminator's.
     """
 
     name = "gan"
     Config = GANConfig
+    SampleOptions = GANSampleOptions
+    manual_optimization = True
     config: GANConfig
 
     def __init__(self, shape: tuple[int, int], config: GANConfig | None = None) -> None:
@@ -144,9 +156,9 @@ class GAN(GenerativeModel):
             ),
         }
 
-    def fake(self, n: int, generator: torch.Generator | None = None) -> torch.Tensor:
+    def fake(self, n: int, generator: torch.Generator | None = None, temperature: float = 1.0) -> torch.Tensor:
         device = self.generator.dense[0].weight.device
-        return self.generator(noise((n, self.config.noise_dim), device, generator))
+        return self.generator(noise((n, self.config.noise_dim), device, generator) * temperature)
 
     def discriminator_loss(self, x: torch.Tensor, fake: torch.Tensor) -> torch.Tensor:
         """Mean of the BCE on real inputs (target ``real_label``) and on fakes (target 0)."""
@@ -158,28 +170,30 @@ class GAN(GenerativeModel):
         logits = self.discriminator(fake)
         return F.binary_cross_entropy_with_logits(logits, torch.ones_like(logits))
 
-    def training_step(self, x: torch.Tensor, optimizers: dict[str, torch.optim.Optimizer]) -> dict[str, torch.Tensor]:
-        fake = self.fake(x.shape[0])
-        d_loss = self.discriminator_loss(x, fake.detach())
-        self.optimize(d_loss, optimizers["discriminator"])
+    def training_step(self, batch: Batch, update: Update) -> dict[str, torch.Tensor]:
+        fake = self.fake(len(batch))
+        d_loss = self.discriminator_loss(batch.x, fake.detach())
+        update(d_loss, "discriminator")
         self.discriminator.requires_grad_(False)  # the generator's update needs no gradients for these weights
         try:
             g_loss = self.generator_loss(fake)
-            self.optimize(g_loss, optimizers["generator"])
+            update(g_loss, "generator")
         finally:
             self.discriminator.requires_grad_(True)
         return {"loss": d_loss.detach(), "d_loss": d_loss.detach(), "g_loss": g_loss.detach()}
 
     @torch.no_grad()
-    def evaluation_losses(self, x: torch.Tensor) -> dict[str, torch.Tensor]:
+    def evaluation_losses(self, batch: Batch) -> dict[str, torch.Tensor]:
         """Both losses on held-out real data against fresh fakes, nothing updated."""
-        fake = self.fake(x.shape[0])
-        d_loss = self.discriminator_loss(x, fake)
+        fake = self.fake(len(batch))
+        d_loss = self.discriminator_loss(batch.x, fake)
         return {"loss": d_loss, "d_loss": d_loss, "g_loss": self.generator_loss(fake)}
 
     @torch.no_grad()
-    def sample(self, n: int, generator: torch.Generator | None = None) -> torch.Tensor:
-        return self.fake(n, generator)
+    def sample(self, n: int, generator: torch.Generator | None = None, frames: int | None = None,
+               options: GANSampleOptions | None = None) -> torch.Tensor:
+        """Dense layers fix the size: ``frames`` is ``F`` (the core refuses other lengths)."""
+        return self.fake(n, generator, (options or GANSampleOptions()).temperature)
 
     def extra_repr(self) -> str:
         return f"shape={list(self.shape)}, base={list(self.generator.base)}, strides={list(self.generator.strides)}"

@@ -16,6 +16,7 @@ import torch
 import torch.nn.functional as F
 
 from audiozoo import GenerativeModel, ModelConfig
+from audiozoo.model import Batch, SampleOptions, Update
 
 Activation = Literal["relu", "leaky_relu", "elu", "gelu"]
 MONOTONIC: frozenset[Activation] = frozenset({"relu", "leaky_relu", "elu"})
@@ -68,6 +69,15 @@ class VAEConfig(ModelConfig):
             raise ValueError("weight_decay, kl_weight and kl_warmup_steps must be non-negative")
 
 
+@dataclass
+class VAESampleOptions(SampleOptions):
+    temperature: float = 1.0  # standard deviation of the prior's draws; below 1: quieter, more typical textures
+
+    def __post_init__(self) -> None:
+        if self.temperature <= 0:
+            raise ValueError(f"temperature must be positive, got {self.temperature}")
+
+
 def plan_factors(frames: int, stages: int, factor: int, min_latent_frames: int) -> list[int]:
     """Per-stage downsampling: ``factor`` while ``ceil(frames / total)`` stays ≥ ``min_latent_frames``, then 1.
 
@@ -108,6 +118,8 @@ class VAE(GenerativeModel):
     """
 
     can_reconstruct = True
+    any_length = True  # fully convolutional: a latent of any length decodes
+    SampleOptions = VAESampleOptions
     config: VAEConfig
 
     def __init__(self, shape: tuple[int, int], config: VAEConfig | None = None) -> None:
@@ -136,20 +148,21 @@ class VAE(GenerativeModel):
 
     # --- the pieces ----------------------------------------------------------------------------
 
-    def encode(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        """``[B, C, F]`` → mean and log-variance, each ``[B, latent_channels, P / hop]``."""
-        x = F.pad(x, (0, self.padded - x.shape[-1]))
+    def posterior(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """``[B, C, frames]`` → mean and log-variance, each ``[B, latent_channels, ceil(frames / hop)]``
+        (``frames`` padded with zeros, the standardised mean, to a multiple of ``hop``)."""
+        x = F.pad(x, (0, -x.shape[-1] % self.hop))
         mean, logvar = self.to_latent(self.encoder(x)).chunk(2, dim=1)
         return mean, logvar.clamp(-30.0, 20.0)
 
-    def decode(self, z: torch.Tensor) -> torch.Tensor:
-        """Latent ``[B, latent_channels, P / hop]`` → ``[B, C, F]``."""
-        return self.decoder(self.from_latent(z))[..., : self.shape[1]]
+    def decode_latent(self, z: torch.Tensor, frames: int | None = None) -> torch.Tensor:
+        """Latent ``[B, latent_channels, L]`` → ``[B, C, frames]`` (``F`` when not given; at most ``L · hop``)."""
+        return self.decoder(self.from_latent(z))[..., : frames or self.shape[1]]
 
     def losses(self, x: torch.Tensor, sample_latent: bool = True) -> dict[str, torch.Tensor]:
-        mean, logvar = self.encode(x)
+        mean, logvar = self.posterior(x)
         z = mean + torch.randn_like(mean) * (0.5 * logvar).exp() if sample_latent else mean
-        recon = F.mse_loss(self.decode(z), x)
+        recon = F.mse_loss(self.decode_latent(z, x.shape[-1]), x)
         kl = 0.5 * (mean.square() + logvar.exp() - 1.0 - logvar).sum() / x.numel()
         beta = self.beta()
         return {"loss": recon + beta * kl, "recon": recon, "kl": kl, "beta": torch.tensor(beta, device=x.device)}
@@ -166,26 +179,27 @@ class VAE(GenerativeModel):
     def configure_optimizers(self) -> dict[str, torch.optim.Optimizer]:
         return {"vae": torch.optim.Adam(self.parameters(), lr=self.config.lr, weight_decay=self.config.weight_decay)}
 
-    def training_step(self, x: torch.Tensor, optimizers: dict[str, torch.optim.Optimizer]) -> dict[str, torch.Tensor]:
-        out = self.losses(x)
-        self.optimize(out["loss"], optimizers["vae"])
-        self.updates += 1
-        return {k: v.detach() for k, v in out.items()}
+    def training_step(self, batch: Batch, update: Update) -> dict[str, torch.Tensor]:
+        losses = self.losses(batch.x)
+        self.updates += 1  # the KL warm-up counts updates
+        return losses
 
     @torch.no_grad()
-    def evaluation_losses(self, x: torch.Tensor) -> dict[str, torch.Tensor]:
+    def evaluation_losses(self, batch: Batch) -> dict[str, torch.Tensor]:
         """The training losses with the latent mean instead of a draw, so they are deterministic."""
-        return self.losses(x, sample_latent=False)
+        return self.losses(batch.x, sample_latent=False)
 
     @torch.no_grad()
-    def sample(self, n: int, generator: torch.Generator | None = None) -> torch.Tensor:
-        device = self.to_latent.weight.device
-        return self.decode(noise((n, *self.latent_shape), device, generator))
+    def sample(self, n: int, generator: torch.Generator | None = None, frames: int | None = None,
+               options: VAESampleOptions | None = None) -> torch.Tensor:
+        frames = frames or self.shape[1]
+        z = noise((n, self.config.latent_channels, math.ceil(frames / self.hop)), self.to_latent.weight.device, generator)
+        return self.decode_latent(z * (options or VAESampleOptions()).temperature, frames)
 
     @torch.no_grad()
     def reconstruct(self, x: torch.Tensor) -> torch.Tensor:
-        """Through the latent mean and back: ``[B, C, F]`` → ``[B, C, F]``."""
-        return self.decode(self.encode(x)[0])
+        """Through the latent mean and back: ``[B, C, frames]`` → ``[B, C, frames]``."""
+        return self.decode_latent(self.posterior(x)[0], x.shape[-1])
 
     def extra_repr(self) -> str:
         return f"shape={list(self.shape)}, factors={self.factors}, latent={list(self.latent_shape)}"

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 import dataclasses
 
 import pytest
@@ -9,7 +10,10 @@ import torch
 
 from audiozoo import AudiozooError, GenerativeModel
 from audiozoo.api import get_model, get_representation
+from audiozoo.model import Batch
 from audiozoo.plugins import host
+from audiozoo.train.settings import TrainConfig
+from audiozoo.train.update import Updater
 from conftest import HALF_CLIP, SAMPLE_RATE
 
 MODELS = host().registry("models").names()
@@ -42,23 +46,30 @@ def debug_model(name: str, shape: tuple[int, int], seed: int = 0) -> GenerativeM
     return get_model(name, shape, **debug_settings(name))
 
 
+def trainer(model: GenerativeModel, **settings) -> Updater:
+    """What `audiozoo run` steps a model with (backward, clipping, precision, schedule, EMA as ``settings`` say)."""
+    return Updater(model, TrainConfig(**settings), total_steps=STEPS)
+
+
 @pytest.fixture(scope="module", params=REPRESENTATIONS)
-def encoded(request, music) -> tuple[object, torch.Tensor, int]:
-    """A representation fitted on short music clips, those clips encoded ``[4, C, F]``, and their length."""
+def encoded(request, music) -> tuple[object, torch.Tensor, int, Batch]:
+    """A representation fitted on short music clips, those clips encoded ``[4, C, F]``, their length,
+    and the batch a model trains on (encoded clips, their audio and the representation)."""
     length = int(SECONDS * SAMPLE_RATE)
     wave = music[:, :length]
     representation = get_representation(request.param).fit([wave])
-    return representation, representation.encode(wave), length
+    x = representation.encode(wave)
+    return representation, x, length, Batch(x, wave, representation)
 
 
 @pytest.mark.parametrize("name", MODELS)
 def test_fits_one_batch_with_finite_losses(name, encoded):
-    _, x, _ = encoded
+    _, x, _, batch = encoded
     model = debug_model(name, tuple(x.shape[1:]))
-    optimizers = model.configure_optimizers()
+    updater = trainer(model)
     history = []
     for _ in range(STEPS):
-        losses = model.training_step(x, optimizers)
+        losses = updater.step(batch)
         assert "loss" in losses
         assert all(torch.isfinite(v).all() and not v.requires_grad for v in losses.values()), losses
         history.append(float(losses["loss"]))
@@ -68,7 +79,7 @@ def test_fits_one_batch_with_finite_losses(name, encoded):
 
 @pytest.mark.parametrize("name", MODELS)
 def test_sample_decodes_to_audio(name, encoded):
-    representation, x, length = encoded
+    representation, x, length, _ = encoded
     shape = tuple(x.shape[1:])
     model = debug_model(name, shape)
     samples = model.sample(3)
@@ -79,7 +90,7 @@ def test_sample_decodes_to_audio(name, encoded):
 
 @pytest.mark.parametrize("name", MODELS)
 def test_sample_honours_the_generator(name, encoded):
-    _, x, _ = encoded
+    _, x, _, batch = encoded
     model = debug_model(name, tuple(x.shape[1:]))
     first = model.sample(2, torch.Generator().manual_seed(3))
     again = model.sample(2, torch.Generator().manual_seed(3))
@@ -90,7 +101,7 @@ def test_sample_honours_the_generator(name, encoded):
 
 @pytest.mark.parametrize("name", MODELS)
 def test_reconstruct_keeps_the_shape(name, encoded):
-    _, x, _ = encoded
+    _, x, _, batch = encoded
     model = debug_model(name, tuple(x.shape[1:]))
     if not model.can_reconstruct:
         with pytest.raises(NotImplementedError):
@@ -102,21 +113,21 @@ def test_reconstruct_keeps_the_shape(name, encoded):
 
 @pytest.mark.parametrize("name", MODELS)
 def test_same_seed_same_losses(name, encoded):
-    _, x, _ = encoded
+    _, x, _, batch = encoded
     runs = []
     for _ in range(2):
         model = debug_model(name, tuple(x.shape[1:]), seed=7)
-        optimizers = model.configure_optimizers()
-        runs.append([float(model.training_step(x, optimizers)["loss"]) for _ in range(3)])
+        updater = trainer(model)
+        runs.append([float(updater.step(batch)["loss"]) for _ in range(3)])
     assert runs[0] == runs[1]
 
 
 @pytest.mark.parametrize("name", MODELS)
 def test_evaluation_losses_change_nothing(name, encoded):
-    _, x, _ = encoded
+    _, x, _, batch = encoded
     model = debug_model(name, tuple(x.shape[1:]))
     before = {k: v.clone() for k, v in model.state_dict().items()}
-    losses = model.evaluation_losses(x)
+    losses = model.evaluation_losses(batch)
     assert all(torch.isfinite(v).all() and not v.requires_grad for v in losses.values()), losses
     for key, value in model.state_dict().items():
         torch.testing.assert_close(value, before[key], rtol=0, atol=0)
@@ -125,10 +136,10 @@ def test_evaluation_losses_change_nothing(name, encoded):
 @pytest.mark.skipif(not torch.cuda.is_available(), reason="needs CUDA")
 @pytest.mark.parametrize("name", MODELS)
 def test_runs_on_cuda(name, encoded):
-    _, x, _ = encoded
+    _, x, _, batch = encoded
     model = debug_model(name, tuple(x.shape[1:])).cuda()
-    optimizers = model.configure_optimizers()
-    losses = model.training_step(x.cuda(), optimizers)
+    rep = copy.deepcopy(batch.representation).cuda()
+    losses = trainer(model, precision="bf16").step(Batch(x.cuda(), batch.audio.cuda(), rep))
     assert all(v.is_cuda and torch.isfinite(v).all() for v in losses.values())
     for generator in (torch.Generator().manual_seed(0), torch.Generator(device="cuda").manual_seed(0)):
         assert model.sample(2, generator).is_cuda

@@ -18,8 +18,16 @@ from audiozoo.train.trainer import TrainingDiverged, TrainingInterrupted
 from conftest import write_music
 
 
+def records(path: Path) -> list[dict]:
+    return [json.loads(line) for line in (path / "metrics.jsonl").read_text().splitlines()]
+
+
 def losses(path: Path) -> list[float]:
-    return [json.loads(line)["loss"] for line in (path / "metrics.jsonl").read_text().splitlines()]
+    return [r["loss"] for r in records(path) if "loss" in r]
+
+
+UPDATE = {"ema": 0.9, "grad_clip": 0.5, "schedule": "cosine", "warmup_steps": 2, "precision": "bf16"}
+"""Every knob of the trainer's update at once."""
 
 
 def test_run_writes_everything_a_user_needs(tiny):
@@ -54,7 +62,9 @@ def test_same_seed_same_curve_and_another_seed_differs(tiny):
     assert losses(run(progress=False, **{**tiny, "seed": 1}).path) != losses(a.path)
 
 
-def test_resume_after_ctrl_c_matches_an_uninterrupted_run(tiny):
+@pytest.mark.parametrize("update", [{}, UPDATE], ids=["defaults", "ema-clip-cosine-bf16"])
+def test_resume_after_ctrl_c_matches_an_uninterrupted_run(tiny, update):
+    tiny = {**tiny, **update}
     whole = run(progress=False, **tiny)
     with pytest.raises(TrainingInterrupted):
         run(progress=False, **{**tiny, "model.fail_at": 4})
@@ -65,7 +75,34 @@ def test_resume_after_ctrl_c_matches_an_uninterrupted_run(tiny):
     (interrupted / "config.toml").write_text(config)
     resumed = run(resume=interrupted, progress=False)
     assert resumed.path == interrupted
-    assert losses(interrupted) == losses(whole.path)
+    assert records(interrupted) != [] and [{k: v for k, v in r.items() if k != "seconds"} for r in records(interrupted)] \
+        == [{k: v for k, v in r.items() if k != "seconds"} for r in records(whole.path)]  # losses and rates alike
+    for key, value in resumed.model.state_dict().items():  # the weights it samples with, EMA or not
+        assert torch.equal(value, whole.model.state_dict()[key]), key
+
+
+def test_ema_weights_are_checkpointed_and_sampled_with(tiny):
+    result = run(progress=False, **{**tiny, **UPDATE})
+    state = torch.load(result.path / "checkpoints" / "latest.pt", weights_only=True)
+    assert {"ema", "schedulers", "scaler"} <= set(state) and state["ema"]["updates"] == 9
+    averaged = state["ema"]["weights"]
+    assert not torch.equal(averaged["decoder.weight"], state["model"]["decoder.weight"])
+    for run_ in (result, load_run(result.path, device="cpu")):  # the finished run and a loaded one alike
+        assert torch.equal(run_.model.decoder.weight.detach().cpu(), averaged["decoder.weight"])
+    rates = [r["lr"] for r in records(result.path)]
+    assert rates[0] == pytest.approx(0.005) and rates[1] == pytest.approx(0.01) and rates[-1] < 0.01 * 0.1
+
+
+def test_validation_losses_are_logged_and_change_no_training_step(tiny):
+    plain = run(progress=False, **tiny)
+    validated = run(progress=False, **{**tiny, "valid_every": 4})
+    assert losses(validated.path) == losses(plain.path)  # validating draws no training noise
+    valid = [r for r in records(validated.path) if "valid_loss" in r]
+    assert [r["step"] for r in valid] == [4, 8, 9]  # every 4 steps, and at the end
+    assert all(r["valid_loss"] > 0 for r in valid) and set(valid[0]) == {"step", "epoch", "valid_loss"}
+    assert (validated.path / "losses.png").is_file()
+    again = run(resume=validated.path, progress=False)  # finished: nothing trains, nothing is validated twice
+    assert [r["step"] for r in records(again.path) if "valid_loss" in r] == [4, 8, 9]
 
 
 def test_nan_loss_stops_and_keeps_the_last_good_checkpoint(tiny):

@@ -34,7 +34,8 @@ class TinyAE(GenerativeModel):
     def configure_optimizers(self):
         return {"adam": torch.optim.Adam(self.parameters(), lr=self.config.lr)}
 
-    def training_step(self, x, optimizers):
+    def training_step(self, batch, update):
+        x = batch.x
         self.calls += 1
         if self.shape[0] == self.config.fail_channels:
             raise ValueError(f"tiny refuses {self.shape[0]} channels")
@@ -46,15 +47,17 @@ class TinyAE(GenerativeModel):
         loss = torch.nn.functional.mse_loss(self.reconstruct(noisy), x)
         if self.calls >= self.config.fail_at > 0 and self.config.fail_with == "nan":
             loss = loss * float("nan")
-        self.optimize(loss, optimizers["adam"])
-        return {"loss": loss.detach()}
+        return {"loss": loss}
 
     def reconstruct(self, x):
         return self.decoder(torch.tanh(self.encoder(x)))
 
-    def sample(self, n, generator=None):
+    def sample(self, n, generator=None, frames=None, options=None):
         z = torch.randn(n, 4, self.shape[1], generator=generator, device=self.decoder.weight.device)
         return self.decoder(z)
+
+    def evaluation_losses(self, batch):
+        return {"loss": torch.nn.functional.mse_loss(self.reconstruct(batch.x), batch.x)}
 
 
 @hookimpl

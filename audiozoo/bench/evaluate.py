@@ -26,7 +26,7 @@ from audiozoo.data.prepare import PreparedData
 from audiozoo.metric import Metric
 from audiozoo.plots import save_spectrograms
 from audiozoo.report.cells import standard_media
-from audiozoo.sentinels import REAL
+from audiozoo.sentinels import REAL, make_sentinel, sentinels
 from audiozoo.train.outputs import PANELS, read_metrics
 from audiozoo.train.run import METRICS, Run
 
@@ -43,13 +43,17 @@ def split_by_file(data: PreparedData, indices: np.ndarray) -> tuple[np.ndarray, 
 
 
 def final_losses(run_dir: Path) -> dict[str, float]:
-    """Each loss averaged over the last epoch logged: one step's value is too noisy to compare."""
+    """Each training loss averaged over the last epoch logged (one step's value is too noisy to compare),
+    and the last held-out losses (``valid_*``) where the run validated."""
     records = read_metrics(run_dir / METRICS)
-    if not records:
+    training = [r for r in records if "loss" in r]
+    if not training:
         return {}
-    last = [r for r in records if r["epoch"] == records[-1]["epoch"]]
+    last = [r for r in training if r["epoch"] == training[-1]["epoch"]]
     keys = [k for k in last[0] if k not in ("step", "epoch", "lr", "seconds")]
-    return {k: float(np.mean([r[k] for r in last])) for k in keys}
+    valid = [r for r in records if "loss" not in r]
+    return {**{k: float(np.mean([r[k] for r in last])) for k in keys},
+            **{k: float(v) for k, v in (valid[-1] if valid else {}).items() if k.startswith("valid_")}}
 
 
 def peak_memory() -> dict[str, float]:
@@ -140,9 +144,23 @@ def evaluate(run: Run, data: PreparedData, metrics: list[Metric], sentinel_cache
         "metric_info": {m.name: metric_description(m) for m in metrics},
         "media": {**standard_media(run.path),
                   "real": _write_clips(folder, "real", shown, rep.sample_rate, "real (held out)"),
+                  "sentinels": _write_sentinels(folder, stand_in[:1], train, rep.sample_rate),
                   "roundtrip": _write_clips(folder, "roundtrip", roundtrip[: len(shown)].numpy(), rep.sample_rate,
                                             f"{config['repr']} round trip")},
     }
+
+
+def _write_sentinels(folder: Path, clip: torch.Tensor, train: torch.Tensor, sample_rate: int) -> dict[str, Any]:
+    """One held-out clip beside each sentinel made from it: what noise-like and degraded look and sound like."""
+    waves = {REAL: clip[0].numpy(),
+             **{s.label: make_sentinel(s, clip, train)[0].numpy() for s in sentinels(sample_rate)}}
+    wavs = []
+    for i, wave in enumerate(waves.values()):
+        wavs.append(folder / f"sentinel_{i:02d}.wav")
+        write_audio(wavs[-1], wave, sample_rate)
+    png = folder / "sentinels.png"
+    save_spectrograms(png, waves, sample_rate)
+    return {"png": png, "wav": wavs}
 
 
 def metric_description(metric: Metric) -> dict[str, Any]:

@@ -1,9 +1,9 @@
 """Several processes (``torchrun``): one process group, each rank a shard of every global batch.
 
-Gradients are averaged in :meth:`GenerativeModel.optimize` — the all-reduce that
-``DistributedDataParallel`` performs — rather than by wrapping the model in DDP, because a
-GAN's alternating generator/discriminator updates do not fit DDP's one-forward-one-backward
-contract. Only rank 0 writes files.
+Gradients are averaged by the trainer's update (:func:`average_gradients`, called from
+:mod:`audiozoo.train.update`) — the all-reduce that ``DistributedDataParallel`` performs —
+rather than by wrapping the model in DDP, because a GAN's alternating generator/discriminator
+updates do not fit DDP's one-forward-one-backward contract. Only rank 0 writes files.
 """
 
 from __future__ import annotations
@@ -55,6 +55,15 @@ def mean_across_ranks(values: dict[str, float]) -> dict[str, float]:
     tensor = torch.tensor(list(values.values()), dtype=torch.float64)
     dist.all_reduce(tensor)
     return dict(zip(values, (tensor / world_size()).tolist()))
+
+
+def average_gradients(params: list[torch.Tensor]) -> None:
+    """Each gradient averaged over ranks, in place (nothing to do in one process)."""
+    if world_size() == 1:
+        return
+    for p in params:
+        dist.all_reduce(p.grad)
+        p.grad.div_(world_size())
 
 
 def barrier() -> None:

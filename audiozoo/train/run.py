@@ -36,16 +36,20 @@ from audiozoo.plots import save_loss_curves
 from audiozoo.plugins import host
 from audiozoo.representation import Representation
 from audiozoo.train import distributed
-from audiozoo.train.checkpoint import has_checkpoint, load_checkpoint, rng_state, save_checkpoint, set_rng_state
+from audiozoo.model import Batch
+from audiozoo.train.batches import ENCODE_BATCH, TrainingSet, encode_all, held_out_batches
+from audiozoo.train.checkpoint import (Checkpointed, Constant, Named, RandomState, has_checkpoint, load_checkpoint,
+                                       save_checkpoint)
+from audiozoo.train.ema import EMA
 from audiozoo.train.lock import run_dir_lock
 from audiozoo.train.outputs import read_metrics, write_reconstructions, write_samples
 from audiozoo.train.settings import TrainConfig, pick_device
 from audiozoo.train.tomlfile import write_toml
-from audiozoo.train.trainer import Progress, TrainingDiverged, TrainingInterrupted, train
+from audiozoo.train.trainer import Progress, TrainingDiverged, TrainingInterrupted, steps_per_epoch, train
+from audiozoo.train.update import Updater
 
 CONFIG, METRICS, CHECKPOINTS = "config.toml", "metrics.jsonl", "checkpoints"
 PLUGIN_KEYS = ("model", "repr", "data")
-ENCODE_BATCH = 32
 
 
 @dataclass
@@ -163,13 +167,6 @@ def build(settings: dict[str, dict[str, Any]], progress: bool = True) -> tuple[R
     return rep, model, train_config, data
 
 
-def encode_all(rep: Representation, clips: np.ndarray, device: torch.device) -> torch.Tensor:
-    """Every clip encoded, in batches, as one tensor on ``device``: the training set lives there."""
-    out = [rep.encode(torch.as_tensor(np.asarray(clips[i : i + ENCODE_BATCH])).to(device))
-           for i in range(0, len(clips), ENCODE_BATCH)]
-    return torch.cat(out)
-
-
 def create_run_dir(settings: dict[str, dict[str, Any]]) -> Path:
     """A new run directory under ``runs_dir`` holding ``config.toml`` (``NAME-2``, … when taken)."""
     config, names = train_config_of(settings), settings["run"]
@@ -254,36 +251,30 @@ def _train_in(path: Path, settings: dict[str, dict[str, Any]], resuming: bool, d
         raise AudiozooError("the training split is empty: use more files or a smaller data.test_fraction")
     rep.to(device)
     model.to(device)
-    optimizers = model.configure_optimizers()
-    state = Progress()
-    if resuming and not has_checkpoint(path / CHECKPOINTS):
+    progress = Progress()
+    updater = Updater(model, train_config, train_config.epochs * steps_per_epoch(len(train_idx), train_config))
+    state = checkpoint_state(model, rep, progress, updater.ema, updater, settings)
+    checkpointed = resuming and has_checkpoint(path / CHECKPOINTS)
+    if resuming and not checkpointed:
         say(f"no checkpoint yet in {path}: starting from the first step")
-    if resuming and has_checkpoint(path / CHECKPOINTS):
-        checkpoint = load_checkpoint(path / CHECKPOINTS)
-        rep.load_state_dict(checkpoint["representation"])
-        model.load_state_dict(checkpoint["model"])
-        for name, opt in optimizers.items():
-            opt.load_state_dict(checkpoint["optimizers"][name])
-        state = Progress(**checkpoint["progress"])
-        set_rng_state(checkpoint["rng"])
-        say(f"from the checkpoint of step {state.step} ({state.seconds:.0f} s trained)")
+    if checkpointed:
+        state.load_state_dict(load_checkpoint(path / CHECKPOINTS))
+        say(f"from the checkpoint of step {progress.step} ({progress.seconds:.0f} s trained)")
     else:
         say(f"fitting {names['repr']} statistics on {len(train_idx)} training clips")
         rep.fit(torch.as_tensor(np.asarray(data.segments[train_idx[i : i + ENCODE_BATCH]]))
                 for i in range(0, len(train_idx), ENCODE_BATCH))
     if lead and resuming:
-        _truncate_metrics(path / METRICS, state.step)
+        _truncate_metrics(path / METRICS, progress.step)
     say(f"encoding {len(train_idx)} training clips")
-    x_train = encode_all(rep, data.segments[train_idx], device)
-    saved = state.step if resuming and has_checkpoint(path / CHECKPOINTS) else None
+    training = TrainingSet(rep, data.segments[train_idx], device)
+    held_out = held_out_batches(rep, data.segments[test_idx], device, train_config.batch_size)
+    saved = progress.step if checkpointed else None
 
     def save(at: Progress) -> None:
         nonlocal saved
         if lead:
-            save_checkpoint(path / CHECKPOINTS, {
-                "model": model.state_dict(), "representation": rep.state_dict(),
-                "optimizers": {k: o.state_dict() for k, o in optimizers.items()},
-                "progress": at.as_dict(), "rng": rng_state(), "settings": json.dumps(settings)})
+            save_checkpoint(path / CHECKPOINTS, state.state_dict())
         saved = at.step
 
     with open(path / METRICS if lead else os.devnull, "a") as metrics:
@@ -291,14 +282,24 @@ def _train_in(path: Path, settings: dict[str, dict[str, Any]], resuming: bool, d
             metrics.write(json.dumps(record) + "\n")
             metrics.flush()
 
+        def validate(at: Progress) -> None:
+            losses = validation_losses(updater, held_out, train_config.seed)
+            if losses:
+                log({"step": at.step, "epoch": at.epoch, **{f"valid_{k}": v for k, v in losses.items()}})
+            at.validated = at.step
+
         try:
-            state = train(model, optimizers, x_train, train_config, state, log, save, show_progress=show)
+            train(updater, training, train_config, progress, log, save, validate, show_progress=show)
         except TrainingInterrupted:
             raise TrainingInterrupted(path) from None
         except TrainingDiverged as err:
             raise TrainingDiverged(f"{err}; {_kept(path, saved)}") from None
-    save(state)
-    result = Run(path, settings, model, rep, state)
+        if train_config.valid_every and progress.validated != progress.step:
+            validate(progress)  # at the end, once (a resumed finished run has validated already)
+    save(progress)
+    if updater.ema is not None:
+        updater.ema.copy_to(model)  # from here on the run samples and evaluates with the averaged weights
+    result = Run(path, settings, model, rep, progress)
     if lead:
         say("writing samples" + (" and reconstructions" if model.can_reconstruct else ""))
         result.files = write_outputs(result, data, test_idx)
@@ -343,11 +344,44 @@ def load_run(path: str | Path, device: str = "auto") -> Run:
     rep = api.get_representation(names["repr"], **settings["repr"])
     segment = api.get_dataset(names["data"], **settings["data"]).config.segment_samples
     model = api.get_model(names["model"], rep.shape(segment), **settings["model"])
-    checkpoint = load_checkpoint(path / CHECKPOINTS)
-    rep.load_state_dict(checkpoint["representation"])
-    model.load_state_dict(checkpoint["model"])
+    config, progress = train_config_of(settings), Progress()
+    ema = EMA(model, config.ema) if config.ema else None
+    checkpoint_state(model, rep, progress, ema).load_state_dict(load_checkpoint(path / CHECKPOINTS))
+    if ema is not None:
+        ema.copy_to(model)  # what sample, reconstruct, generate and the bench use
     target = pick_device(device)
-    return Run(path, settings, model.to(target), rep.to(target), Progress(**checkpoint["progress"]))
+    return Run(path, settings, model.to(target), rep.to(target), progress)
+
+
+def checkpoint_state(model: GenerativeModel, rep: Representation, progress: Progress, ema: EMA | None,
+                     updater: Updater | None = None, settings: dict[str, Any] | None = None) -> Checkpointed:
+    """What a checkpoint holds, declared once: enough to continue exactly (``updater`` given), or to sample."""
+    training = {} if updater is None else {
+        "optimizers": Named(updater.optimizers), "schedulers": Named(updater.schedulers),
+        "scaler": updater.scaler, "rng": RandomState(), "settings": Constant(json.dumps(settings))}
+    return Checkpointed(model=model, representation=rep, ema=ema, progress=progress, **training)
+
+
+@torch.no_grad()
+def validation_losses(updater: Updater, held_out: list[Batch], seed: int) -> dict[str, float]:
+    """The model's ``evaluation_losses`` over the held-out batches (EMA weights when kept), averaged per clip.
+
+    Its noise is drawn from ``seed`` on a side generator, so validating never changes the training curve.
+    """
+    model, totals = updater.model, {}
+    device = next(model.parameters()).device
+    cuda = [device.index or 0] if device.type == "cuda" else []
+    with torch.random.fork_rng(devices=cuda), updater.averaged(), updater.autocast():
+        torch.manual_seed(seed)
+        model.eval()
+        try:
+            for batch in held_out:
+                for key, value in model.evaluation_losses(batch).items():
+                    totals[key] = totals.get(key, 0.0) + float(value) * len(batch)
+        finally:
+            model.train()
+    clips = sum(len(b) for b in held_out)
+    return distributed.mean_across_ranks({k: v / clips for k, v in totals.items()})
 
 
 def _truncate_metrics(path: Path, step: int) -> None:

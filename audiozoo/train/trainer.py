@@ -14,8 +14,9 @@ from tqdm import tqdm
 from audiozoo.errors import AudiozooError
 from audiozoo.faults import fault_point
 from audiozoo.train import distributed
-from audiozoo.model import GenerativeModel
+from audiozoo.train.batches import TrainingSet
 from audiozoo.train.settings import TrainConfig
+from audiozoo.train.update import Updater
 
 
 class TrainingDiverged(AudiozooError):
@@ -38,9 +39,14 @@ class Progress:
     epoch: int = 0
     batch: int = 0  # batches done in the current epoch
     seconds: float = 0.0  # training time so far, over all sessions of the run
+    validated: int = 0  # the step of the last validation (0: none yet)
 
-    def as_dict(self) -> dict[str, Any]:
+    def state_dict(self) -> dict[str, Any]:
         return dict(vars(self))
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        for key, value in state.items():
+            setattr(self, key, value)
 
 
 class CheckpointClock:
@@ -64,24 +70,30 @@ def batch_order(n: int, batch_size: int, seed: int, epoch: int) -> list[torch.Te
     return list(torch.randperm(n, generator=generator).split(batch_size))
 
 
+def steps_per_epoch(clips: int, config: TrainConfig) -> int:
+    return math.ceil(clips / config.batch_size)
+
+
 def train(
-    model: GenerativeModel,
-    optimizers: dict[str, torch.optim.Optimizer],
-    data: torch.Tensor,
+    updater: Updater,
+    data: TrainingSet,
     config: TrainConfig,
     progress: Progress,
     log: Callable[[dict[str, Any]], None],
     checkpoint: Callable[[Progress], None],
+    validate: Callable[[Progress], None],
     show_progress: bool = True,
 ) -> Progress:
-    """Train until ``config.epochs`` (or ``config.max_seconds``); ``data`` is ``[N, C, F]`` on the model's device.
+    """Train until ``config.epochs`` (or ``config.max_seconds``) on ``data``, on the model's device;
+    ``validate`` every ``config.valid_every`` steps (before that step's checkpoint, so a resume replays it).
 
     ``config.batch_size`` is the global batch: under torchrun each rank takes its shard of it.
     """
-    steps_per_epoch = math.ceil(data.shape[0] / config.batch_size)
+    model = updater.model
+    per_epoch = steps_per_epoch(len(data), config)
     # Under a time budget the epoch count is only a cap, so the bar counts steps against the clock.
     timed = bool(config.max_seconds)
-    bar = tqdm(total=None if timed else config.epochs * steps_per_epoch, initial=progress.step, unit="step",
+    bar = tqdm(total=None if timed else config.epochs * per_epoch, initial=progress.step, unit="step",
                desc=f"{model.name} ({config.max_seconds:g} s budget)" if timed else model.name,
                disable=not show_progress or distributed.rank() > 0, dynamic_ncols=True)
     started, offset = time.perf_counter(), progress.seconds
@@ -89,13 +101,14 @@ def train(
     model.train()
     try:
         while progress.epoch < config.epochs:
-            order = batch_order(data.shape[0], config.batch_size, config.seed, progress.epoch)
+            order = batch_order(len(data), config.batch_size, config.seed, progress.epoch)
             for index in order[progress.batch :]:
                 # The budget counts every session of the run; rank 0's clock decides, so all ranks stop together.
                 if config.max_seconds and distributed.broadcast(
                         offset + time.perf_counter() - started >= config.max_seconds):
                     return progress
-                step_losses = model.training_step(data[distributed.shard(index)], optimizers)
+                lr = updater.lr  # the rate of this step (the schedule moves on after it)
+                step_losses = updater.step(data.batch(distributed.shard(index), progress.step))
                 losses = distributed.mean_across_ranks({k: float(v) for k, v in step_losses.items()})
                 bad = [k for k, v in losses.items() if not math.isfinite(v)]
                 if bad:
@@ -104,12 +117,13 @@ def train(
                 progress.batch += 1
                 progress.seconds = offset + time.perf_counter() - started
                 if progress.step % config.log_every == 0:
-                    lr = next(iter(optimizers.values())).param_groups[0]["lr"]
                     log({"step": progress.step, "epoch": progress.epoch, **losses, "lr": lr,
                          "seconds": round(progress.seconds, 3)})
                 bar.update()
                 bar.set_postfix(epoch=progress.epoch + 1, **{k: f"{v:.4g}" for k, v in losses.items()})
                 fault_point("after-step")
+                if config.valid_every and progress.step % config.valid_every == 0:
+                    validate(progress)
                 if clock.due(progress.step):
                     checkpoint(progress)
             progress.epoch += 1
