@@ -7,6 +7,7 @@ depend on the core alone.
 
 from __future__ import annotations
 
+import hashlib
 from collections import OrderedDict
 from collections.abc import Callable
 from functools import lru_cache, wraps
@@ -53,22 +54,23 @@ def log_mel(wave: torch.Tensor, sample_rate: int, top_db: float = TOP_DB) -> tor
 
 
 def per_clips(fn: Callable[[int, torch.Tensor], R]) -> Callable[[int, torch.Tensor], R]:
-    """Remember ``fn(sample_rate, clips)`` for the last few clip tensors seen.
+    """Remember ``fn(sample_rate, clips)`` for the last few clip sets seen.
 
     A bench scores one set of reference clips (and training clips) against a dozen sets with
-    several metrics; their features are the same every time. The key is the tensor itself (held,
-    so its memory is not reused) and its version counter, which any in-place change bumps.
+    several metrics; their features are the same every time. A set is known by its contents
+    (a hash of its bytes: milliseconds for a bench's training set), so a tensor changed in place,
+    or a new tensor at a freed address, is never served another's features.
     """
-    memory: OrderedDict[tuple, tuple[torch.Tensor, R]] = OrderedDict()
+    memory: OrderedDict[tuple, R] = OrderedDict()
 
     @wraps(fn)
     def cached(sample_rate: int, clips: torch.Tensor) -> R:
-        key = (sample_rate, id(clips), clips._version, clips.shape, clips.dtype, clips.device)
-        if key in memory and memory[key][0] is clips:
+        data = clips.detach().contiguous().cpu().numpy()
+        key = (sample_rate, clips.shape, clips.dtype, clips.device, hashlib.blake2b(data.tobytes()).digest())
+        if key in memory:
             memory.move_to_end(key)
-            return memory[key][1]
-        result = fn(sample_rate, clips)
-        memory[key] = (clips, result)
+            return memory[key]
+        memory[key] = result = fn(sample_rate, clips)
         while len(memory) > 8:
             memory.popitem(last=False)
         return result

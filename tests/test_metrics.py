@@ -374,7 +374,8 @@ def test_clip_features_are_remembered_until_the_clips_change():
         return float(clips.sum())
 
     clips = torch.ones(2, 8)
-    assert total(8000, clips) == total(8000, clips) == 16.0 and len(calls) == 1
-    assert total(8000, clips.clone()) == 16.0 and len(calls) == 2  # another tensor, same values: computed
+    assert total(8000, clips) == total(8000, clips.clone()) == 16.0 and len(calls) == 1  # same clips
     clips.mul_(2)  # changed in place: computed again, not served stale
-    assert total(8000, clips) == 32.0 and len(calls) == 3
+    assert total(8000, clips) == 32.0 and len(calls) == 2
+    with torch.inference_mode():  # tensors made here (a bench's samples) have no version counter
+        assert total(8000, torch.full((2, 8), 3.0)) == 48.0 and len(calls) == 3

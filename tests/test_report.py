@@ -93,7 +93,7 @@ class Bench:
         return {"png": self.png(run, "reconstructions/reconstructions.png"), "wav": wav}
 
     def media(self, run: Path, samples: int = 2, pairs: int = 0, losses: bool = False,
-              real: bool | None = None, roundtrip: bool | None = None) -> dict:
+              real: bool | None = None, roundtrip: bool | None = None, sentinels: bool | None = None) -> dict:
         """evaluation.json's ``media``, its files written; ``real``/``roundtrip``: None leaves them
         out, else whether the page is expected to show them (once per data set / representation)."""
         media = {"samples": self.clips(run, "samples/samples.png", samples)}
@@ -103,6 +103,8 @@ class Bench:
             media["reconstructions"] = self.pairs(run, pairs)
         if real is not None:
             media["real"] = self.clips(run, "evaluation/real.png", 2, real)
+        if sentinels is not None:
+            media["sentinels"] = self.clips(run, "evaluation/sentinels.png", 3, sentinels)
         if roundtrip is not None:
             media["roundtrip"] = self.clips(run, "evaluation/roundtrip.png", 1, roundtrip)
         return media
@@ -132,12 +134,12 @@ def bench(tmp_path_factory: pytest.TempPathFactory) -> Bench:
     b = Bench(tmp_path_factory.mktemp("bench"))
     run = b.cell("1-gan-mel", "gan", "mel")
     b.evaluate(run, figures(2_000_000, 100.0, 50.0, 800.0, 1500.0, frechet_logmel=5.0, structure_distance=0.02) | {
-        "losses": {"d": 0.5, "g": 1.2}, **calibrated("mel"), "media": b.media(run, losses=True, real=True, roundtrip=True)})
+        "losses": {"d": 0.5, "g": 1.2}, **calibrated("mel"), "media": b.media(run, losses=True, real=True, roundtrip=True, sentinels=True)})
     run = b.cell("2-vae-waveform", "vae_convpool", "waveform")
     b.evaluate(run, figures(500_000, 200.0, 20.0, 1200.0, 900.0, frechet_logmel=3.0, structure_distance=0.05,
                             snr=3.1, spectral_convergence=0.5) | {
         "losses": {"loss": 0.1, "kl": 0.01}, **calibrated("waveform"), "ceiling": {"snr": 138.0, "spectral_convergence": 0.01},
-        "media": b.media(run, pairs=2, real=False, roundtrip=True)})
+        "media": b.media(run, pairs=2, real=False, roundtrip=True, sentinels=False)})
     run = b.cell("3-vae-mel", "vae_convpool", "mel")
     b.evaluate(run, figures(600_000, 50.0, 80.0, 400.0, 1000.0, frechet_logmel=4.0, structure_distance=0.03,
                             snr=5.0, spectral_convergence=0.3) | {

@@ -16,7 +16,7 @@ from audiozoo.errors import AudiozooError
 from audiozoo.train.run import CHECKPOINTS, CONFIG, read_settings
 
 EVALUATION = "evaluation.json"
-MEDIA_KINDS = ("losses", "samples", "reconstructions", "real", "roundtrip")
+MEDIA_KINDS = ("losses", "samples", "reconstructions", "real", "sentinels", "roundtrip")
 """Media keys of evaluation.json, in the order the page shows them."""
 
 

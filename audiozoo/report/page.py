@@ -13,6 +13,7 @@ from audiozoo.atomic import atomic_file
 from audiozoo.report.cells import Cell, Media
 from audiozoo.report.embed import audio_uri, image_uri
 from audiozoo.report.tables import NOTES, Table, fmt, is_number
+from audiozoo.sentinels import REAL, sentinels
 
 STYLE = """
 body { font: 15px/1.45 system-ui, -apple-system, "Segoe UI", sans-serif; color: #1d2330; background: #f5f6f8;
@@ -51,7 +52,9 @@ img { max-width: 100%; display: block; border: 1px solid #eceef2; border-radius:
 
 TITLES = {"losses": "loss curves", "samples": "generated samples",
           "reconstructions": "reconstructions (input → output)", "real": "real test clips",
-          "roundtrip": "representation round trip (no model)"}
+          "roundtrip": "representation round trip (no model)",
+          "sentinels": "sentinels from one held-out clip: " + ", ".join(
+              f"{i} {label}" for i, label in enumerate((REAL, *(s.label for s in sentinels(0)))))}
 PAIR_LABELS = ("input", "output")
 CELL_MEDIA = ("losses", "samples", "reconstructions")
 """Shown in each cell's section; real clips and round trips are shown once, above the cells."""
@@ -101,14 +104,15 @@ def _real_sections(cells: list[Cell]) -> list[str]:
     """Once per data set the real test clips, once per data set and representation its round trip."""
     shown: dict[tuple[str, ...], str] = {}
     for cell in cells:
-        for kind, key in (("real", (cell.data,)), ("roundtrip", (cell.data, cell.repr))):
+        for kind, key in (("real", (cell.data,)), ("sentinels", (cell.data, "sentinels")),
+                          ("roundtrip", (cell.data, cell.repr))):
             if kind in cell.media and key not in shown:
                 shown[key] = _media_block(kind, cell.media[kind])
     if not shown:
         return []
     sections = [f'<section class="real"><h3>{escape(" · ".join(key))}</h3>{block}</section>'
                 for key, block in sorted(shown.items())]
-    return ["<h2>real music and representation round trips</h2>", *sections]
+    return ["<h2>real music, sentinels and representation round trips</h2>", *sections]
 
 
 def _cell_section(index: int, cell: Cell) -> str:
