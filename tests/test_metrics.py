@@ -195,6 +195,38 @@ def test_music_likeness_counts_real_clips_in_and_noise_out(score):
         assert score("music_likeness", label) >= 70.0, label
 
 
+def synthetic(notes_per_second: float, clips: int, samples: int, seed: int = 0) -> torch.Tensor:
+    """Three-voice tones with five decaying harmonics over a faint hiss: new notes at the given
+    rate, each struck and decaying (0 holds one chord for the whole clip: a drone)."""
+    generator = torch.Generator().manual_seed(seed)
+    t = torch.arange(samples) / SAMPLE_RATE
+    out = []
+    for _ in range(clips):
+        count = max(1, round(notes_per_second * samples / SAMPLE_RATE))
+        voices = 0.0
+        for _ in range(3):
+            pitch = 110 * 2 ** (torch.randint(0, 24, (count,), generator=generator) / 12)
+            phase = torch.cumsum(2 * math.pi * pitch.repeat_interleave(samples // count + 1)[:samples] / SAMPLE_RATE, 0)
+            strike = torch.exp(-3 * (t % (samples / SAMPLE_RATE / count))) if count > 1 else 1.0
+            voices = voices + strike * sum(math.exp(-0.3 * h) * torch.sin(h * phase) for h in range(1, 6))
+        out.append(voices + 0.05 * torch.randn(samples, generator=generator))
+    return torch.stack(out).float()
+
+
+def test_notes_beat_every_noise_sentinel_and_a_drone_does_not(splits, score):
+    """The ruler hears notes, not sound that is merely tonal: synthetic tones that change every
+    0.5 s beat every noise sentinel on every structure metric; the same tones held as one drone
+    (peaky, but no onset, no change) have no music-like clip, so they stay noise-like."""
+    samples = splits.other.shape[1]
+    melody, drone = synthetic(2.0, 16, samples), synthetic(0.0, 16, samples)
+    for name in STRUCTURE:
+        metric, noise = get_metric(name), [score(name, label) for label in sentinel_labels("noise")]
+        value = float(metric(splits.reference, melody, splits.train))
+        report(f"{name} melody", value)
+        assert all(badness(name, value) < badness(name, other) for other in noise), (value, noise)
+    assert float(get_metric("music_likeness")(splits.reference, drone, splits.train)) == 0.0
+
+
 def test_copy_check_flags_copies_and_near_copies_only(score):
     """Training clips are all flagged; under a 20 dB hiss nearly all (a piece that repeats itself has a
     second near neighbour in its other segments, so its copy can pass as new)."""
