@@ -29,7 +29,7 @@ _EXPORTS = {
     "RepresentationConfig": "audiozoo.representation",
     **dict.fromkeys(["create", "get_dataset", "get_metric", "get_model", "get_representation", "list_datasets",
                      "list_metrics", "list_models", "list_representations", "prepare", "roundtrip"], "audiozoo.api"),
-    "load_run": "audiozoo.train.run",
+    "load_run": "audiozoo.train.trained",
     "run": "audiozoo.train.run",
 }
 """Public names and the module each lives in, imported on first use (PEP 562): ``audiozoo --help``

@@ -210,20 +210,30 @@ def run_command(args: tuple[str, ...]) -> None:
 @click.argument("run_dir", type=click.Path(file_okay=False))
 @click.argument("args", nargs=-1)
 def generate(run_dir: str, args: tuple[str, ...]) -> None:
-    """Generate audio from a trained run: RUN_DIR [n=8] [seed=0] [out=DIR] (WAV files and a spectrogram PNG)."""
-    options = _options(args, {"n": 8, "seed": 0, "out": f"{run_dir}/generated"})
-    if not 1 <= options["n"] <= 10_000:
-        raise AudiozooError(f"n must be a number of clips from 1 to 10000, got {options['n']}")
-    if not 0 <= options["seed"] < SEED_LIMIT:
-        raise AudiozooError(f"seed must be in [0, 2**32), got {options['seed']}")
-    out = _folder(options["out"])
+    """Generate audio from a trained run: RUN_DIR [n=8] [seed=0] [seconds=S] [sample.KEY=VALUE ...] [out=DIR].
+
+    WAV files and a spectrogram PNG. seconds= asks for another length (fully convolutional
+    models only); sample.KEY= sets the model's sampling options (audiozoo list models --settings).
+    """
+    options = {k.removeprefix("sample."): v for k, v in parse_overrides(args).items() if k.startswith("sample.")}
+    plain = _options(tuple(a for a in args if not a.startswith("sample.")),
+                     {"n": 8, "seed": 0, "seconds": 0.0, "out": f"{run_dir}/generated"})
+    if not 1 <= plain["n"] <= 10_000:
+        raise AudiozooError(f"n must be a number of clips from 1 to 10000, got {plain['n']}")
+    if not 0 <= plain["seed"] < SEED_LIMIT:
+        raise AudiozooError(f"seed must be in [0, 2**32), got {plain['seed']}")
+    if plain["seconds"] < 0:
+        raise AudiozooError(f"seconds must be positive, got {plain['seconds']:g}")
+    out = _folder(plain["out"])
     from audiozoo.train.outputs import write_samples
-    from audiozoo.train.run import load_run
+    from audiozoo.train.trained import load_run
 
     loaded = load_run(run_dir)
-    click.echo(f"generating {options['n']} clips with {loaded.model.name} on {loaded.representation.name}", err=True)
-    paths = write_samples(out, loaded.model, loaded.representation, options["n"], options["seed"],
-                          loaded.segment_samples)
+    loaded.sample_options(**options)  # a wrong option stops here, before any work
+    seconds = plain["seconds"] or None
+    loaded.length(seconds)
+    click.echo(f"generating {plain['n']} clips with {loaded.model.name} on {loaded.representation.name}", err=True)
+    paths = write_samples(out, loaded, plain["n"], plain["seed"], seconds, **options)
     click.echo(f"wrote {len(paths) - 1} clips and {paths[-1]}")
 
 
@@ -241,7 +251,7 @@ def reconstruct(run_dir: str, args: tuple[str, ...]) -> None:
 
     from audiozoo.data.audio import UnreadableAudio, load_clip
     from audiozoo.train.outputs import write_reconstructions
-    from audiozoo.train.run import load_run
+    from audiozoo.train.trained import load_run
 
     loaded = load_run(run_dir)
     if not loaded.model.can_reconstruct:
@@ -255,7 +265,7 @@ def reconstruct(run_dir: str, args: tuple[str, ...]) -> None:
             raise AudiozooError(f"cannot read {file}: {err}") from None
         clips.append(np.pad(wave, (0, length - len(wave))))
     click.echo(f"reconstructing {len(files)} files with {loaded.model.name}", err=True)
-    paths = write_reconstructions(out, loaded.model, loaded.representation, np.stack(clips))
+    paths = write_reconstructions(out, loaded, np.stack(clips))
     click.echo(f"wrote {len(files)} input/reconstruction pairs and {paths[-1]}")
 
 

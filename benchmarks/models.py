@@ -13,7 +13,7 @@ from audiozoo.api import get_model, get_representation, list_models, list_repres
 from audiozoo.model import GenerativeModel
 from audiozoo.representation import Representation
 from audiozoo.train.batches import TrainingSet
-from audiozoo.train.run import resolve, train_config_of
+from audiozoo.train.resolve import resolve, train_config_of
 from audiozoo.train.update import Updater
 from benchmarks.harness import Section, Size, repeated
 

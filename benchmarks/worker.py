@@ -14,7 +14,8 @@ import numpy as np
 import torch
 
 from audiozoo.train.batches import TrainingSet
-from audiozoo.train.run import build, resolve
+from audiozoo.train.resolve import resolve
+from audiozoo.train.run import build
 from audiozoo.train.update import Updater
 from benchmarks.harness import repeated
 

@@ -13,7 +13,8 @@ from click.testing import CliRunner
 import audiozoo
 from audiozoo.cli import cli
 from audiozoo.errors import AudiozooError
-from audiozoo.train.run import load_run, run
+from audiozoo.train.run import run
+from audiozoo.train.trained import load_run
 from audiozoo.train.trainer import TrainingDiverged, TrainingInterrupted
 from conftest import write_music
 
@@ -190,3 +191,22 @@ def test_time_budget_stops_training_and_counts_every_session(tiny):
     assert 0 < result.progress.step < 100_000 and result.progress.seconds >= 0.5
     again = run(resume=result.path, progress=False)  # the budget is spent: resuming trains no further
     assert again.progress.step == result.progress.step
+
+
+def test_only_the_run_directory_module_names_run_files():
+    """Every file name of a run is written in audiozoo/train/rundir.py alone (docstrings may mention them)."""
+    import ast
+
+    names = ("latest.pt", "config.toml", "metrics.jsonl", "losses.png", "evaluation.json", "samples.png",
+             "reconstructions.png", ".lock")
+    root = Path(audiozoo.__file__).parent
+    offenders = []
+    for path in [*root.parent.joinpath("plugins").glob("*.py"), *root.rglob("*.py")]:
+        if path.name == "rundir.py":
+            continue
+        tree = ast.parse(path.read_text())
+        docstrings = {id(node.value) for node in ast.walk(tree) if isinstance(node, ast.Expr)}
+        offenders += [f"{path.name}:{node.lineno}" for node in ast.walk(tree)
+                      if isinstance(node, ast.Constant) and isinstance(node.value, str) and id(node) not in docstrings
+                      and any(name in node.value for name in names)]
+    assert not offenders

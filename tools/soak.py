@@ -9,7 +9,6 @@ Exit code 0 when the curves agree (to float rounding between processes), 1 when 
 from __future__ import annotations
 
 import argparse
-import json
 import random
 import shutil
 import signal
@@ -17,9 +16,11 @@ import subprocess
 import sys
 from pathlib import Path
 
+from audiozoo.train.rundir import RunDir
+
 
 def losses(run_dir: Path) -> list[float]:
-    return [json.loads(line)["loss"] for line in (run_dir / "metrics.jsonl").read_text().splitlines()]
+    return [r["loss"] for r in RunDir(run_dir).read_metrics() if "loss" in r]
 
 
 def main() -> int:
@@ -44,7 +45,7 @@ def main() -> int:
     rng = random.Random(args.seed)
     kills = 0
     while True:
-        resume = (victim / "config.toml").is_file()
+        resume = RunDir(victim).is_run
         process = subprocess.Popen([*command, f"resume={victim}"] if resume else [*command, *common, "name=victim"],
                                    stderr=subprocess.DEVNULL, stdout=subprocess.DEVNULL)
         if kills < args.kills:
@@ -54,7 +55,7 @@ def main() -> int:
                 process.send_signal(signal.SIGKILL)
                 process.wait()
                 kills += 1
-                steps = len(losses(victim)) if (victim / "metrics.jsonl").is_file() else 0
+                steps = len(losses(victim))
                 print(f"kill {kills}/{args.kills}: {steps} steps logged", flush=True)
                 continue
         if process.wait() != 0:

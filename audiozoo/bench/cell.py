@@ -20,8 +20,8 @@ from audiozoo.atomic import atomic_file
 from audiozoo.bench.evaluate import evaluate, metrics_for
 from audiozoo.data.prepare import PreparedData, prepare
 from audiozoo.plugins import host
-from audiozoo.report.cells import EVALUATION
-from audiozoo.train.run import CHECKPOINTS, run
+from audiozoo.train.run import run
+from audiozoo.train.rundir import RunDir
 from audiozoo.train.trainer import TrainingInterrupted
 
 INTERRUPTED = 130
@@ -39,7 +39,7 @@ def write_evaluation(cell_dir: Path, evaluation: dict[str, Any]) -> None:
             return [relative(v) for v in value]
         return value
 
-    with atomic_file(cell_dir / EVALUATION) as tmp:
+    with atomic_file(RunDir(cell_dir).evaluation) as tmp:
         tmp.write_text(json.dumps(relative(evaluation), indent=1))
 
 
@@ -58,7 +58,7 @@ def failed(overrides: dict[str, Any], error: str) -> dict[str, Any]:
 def run_cell(cell_dir: Path, overrides: dict[str, Any]) -> int:
     """Train and evaluate; a failure is recorded in evaluation.json, not raised (the bench goes on)."""
     try:
-        if (cell_dir / CHECKPOINTS / "latest.pt").is_file():
+        if RunDir(cell_dir).has_checkpoint:
             result = run(resume=cell_dir)  # an interrupted cell continues; a finished one trains no further
         else:
             shutil.rmtree(cell_dir, ignore_errors=True)  # stopped before its first checkpoint: start afresh

@@ -25,10 +25,10 @@ from audiozoo.data.audio import write_audio
 from audiozoo.data.prepare import PreparedData
 from audiozoo.metric import Metric
 from audiozoo.plots import save_spectrograms
-from audiozoo.report.cells import standard_media
 from audiozoo.sentinels import REAL, make_sentinel, sentinels
-from audiozoo.train.outputs import PANELS, read_metrics
-from audiozoo.train.run import METRICS, Run
+from audiozoo.train.outputs import PANELS
+from audiozoo.train.rundir import RunDir
+from audiozoo.train.trained import Run
 
 BATCH = 8
 """Clips per forward pass when reconstructing and scoring: bounds memory on long clips."""
@@ -45,7 +45,7 @@ def split_by_file(data: PreparedData, indices: np.ndarray) -> tuple[np.ndarray, 
 def final_losses(run_dir: Path) -> dict[str, float]:
     """Each training loss averaged over the last epoch logged (one step's value is too noisy to compare),
     and the last held-out losses (``valid_*``) where the run validated."""
-    records = read_metrics(run_dir / METRICS)
+    records = RunDir(run_dir).read_metrics()
     training = [r for r in records if "loss" in r]
     if not training:
         return {}
@@ -128,7 +128,7 @@ def evaluate(run: Run, data: PreparedData, metrics: list[Metric], sentinel_cache
                             roundtrip[len(reference):])
 
     examples = run.progress.epoch * len(train_idx) + min(run.progress.batch * config["batch_size"], len(train_idx))
-    folder = run.path / "evaluation"
+    folder = run.dir.evaluation_media
     folder.mkdir(exist_ok=True)
     shown = reference[:PANELS].numpy()  # test starts with these, so the round trips below are theirs
     return {
@@ -138,11 +138,12 @@ def evaluate(run: Run, data: PreparedData, metrics: list[Metric], sentinel_cache
         "examples_per_second": examples / run.progress.seconds if run.progress.seconds else math.nan,
         "epochs": run.progress.epoch, "steps": run.progress.step,
         "losses": final_losses(run.path),
+        "sample": run.settings.get("sample", {}),  # the model's sampling options the samples were made with
         "generation_x_realtime": audio_seconds / seconds,
         **peak_memory(),
         "metrics": scores, "reference": rows.pop(REAL, {}), "sentinels": rows, "ceiling": ceiling, "notes": notes,
         "metric_info": {m.name: metric_description(m) for m in metrics},
-        "media": {**standard_media(run.path),
+        "media": {**run.dir.media(),
                   "real": _write_clips(folder, "real", shown, rep.sample_rate, "real (held out)"),
                   "sentinels": _write_sentinels(folder, stand_in[:1], train, rep.sample_rate),
                   "roundtrip": _write_clips(folder, "roundtrip", roundtrip[: len(shown)].numpy(), rep.sample_rate,

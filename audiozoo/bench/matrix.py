@@ -23,8 +23,8 @@ from audiozoo import api
 from audiozoo.bench.cell import INTERRUPTED, failed, write_evaluation
 from audiozoo.errors import AudiozooError
 from audiozoo.report import build_report
-from audiozoo.report.cells import EVALUATION
-from audiozoo.train.run import resolve
+from audiozoo.train.rundir import RunDir
+from audiozoo.train.resolve import resolve
 from audiozoo.train.tomlfile import write_toml
 
 BENCH = "bench.toml"
@@ -40,7 +40,7 @@ class Cell:
     def status(self) -> str:
         """``done``, ``failed`` or ``pending`` (not run, or stopped part-way)."""
         try:
-            return json.loads((self.path / EVALUATION).read_text())["status"]
+            return json.loads(RunDir(self.path).evaluation.read_text())["status"]
         except (FileNotFoundError, json.JSONDecodeError, KeyError):
             return "pending"
 
@@ -114,7 +114,7 @@ def run_cells(cells: list[Cell], overrides: dict[str, Any],
 
 
 def _error(cell: Cell) -> str:
-    return json.loads((cell.path / EVALUATION).read_text()).get("error") or "unknown error"
+    return json.loads(RunDir(cell.path).evaluation.read_text()).get("error") or "unknown error"
 
 
 def bench(models: Any = None, reprs: Any = None, name: str = "bench", runs_dir: str = "runs",

@@ -13,9 +13,8 @@ from pathlib import Path
 from typing import Any
 
 from audiozoo.errors import AudiozooError
-from audiozoo.train.run import CHECKPOINTS, CONFIG, read_settings
+from audiozoo.train.rundir import RunDir
 
-EVALUATION = "evaluation.json"
 MEDIA_KINDS = ("losses", "samples", "reconstructions", "real", "sentinels", "roundtrip")
 """Media keys of evaluation.json, in the order the page shows them."""
 
@@ -65,15 +64,7 @@ class Cell:
 
 def find_run_dirs(paths: list[Path]) -> list[Path]:
     """Run directories named directly, or found one level inside a folder (a bench's output)."""
-    found: list[Path] = []
-    for path in paths:
-        path = Path(path).absolute()  # named by the folder even when given as "."
-        if (path / CONFIG).is_file():
-            found.append(path)
-        elif path.is_dir() and (inside := sorted(p.parent for p in path.glob(f"*/{CONFIG}"))):
-            found.extend(inside)
-        else:
-            raise AudiozooError(f"not a run directory (no {CONFIG}) nor a folder of them: {path}")
+    found = [run_dir.path for run_dir in RunDir.found_in(paths)]
     if not found:
         raise AudiozooError("no cells to report: give run directories or a folder of them")
     return found
@@ -81,15 +72,16 @@ def find_run_dirs(paths: list[Path]) -> list[Path]:
 
 def read_cell(run_dir: Path) -> Cell:
     """One run directory as a :class:`Cell`; evaluation.json when present, else the run's own files."""
-    run = read_settings(run_dir).get("run", {})
+    files = RunDir(run_dir)
+    run = files.read_settings().get("run", {})
     if not all(isinstance(run.get(key), str) for key in ("model", "repr", "data")):
-        raise AudiozooError(f"{run_dir / CONFIG} does not name the model, repr and data in its [run] table")
+        raise AudiozooError(f"{files.config} does not name the model, repr and data in its [run] table")
     cell = Cell(run_dir, run["model"], run["repr"], run["data"], status="done")
-    evaluation = _read_evaluation(run_dir / EVALUATION)
+    evaluation = _read_evaluation(files.evaluation)
     if evaluation is None:
-        if not (run_dir / CHECKPOINTS / "latest.pt").is_file():
+        if not files.has_checkpoint:
             cell.status, cell.error = "failed", "no checkpoint: training did not finish"
-        cell.media = _media(run_dir, standard_media(run_dir))
+        cell.media = _media(run_dir, files.media())
         return cell
     for key in ("status", "error", "parameters", "train_seconds", "examples_per_second",
                 "generation_x_realtime", "peak_memory_mb"):
@@ -100,7 +92,7 @@ def read_cell(run_dir: Path) -> Cell:
     cell.notes = [str(note) for note in evaluation.get("notes") or []]
     cell.sentinels = {label: {k: v for k, v in row.items() if v is not None}
                       for label, row in (evaluation.get("sentinels") or {}).items()}
-    cell.media = _media(run_dir, evaluation.get("media") or standard_media(run_dir))
+    cell.media = _media(run_dir, evaluation.get("media") or files.media())
     return cell
 
 
@@ -111,21 +103,6 @@ def _read_evaluation(path: Path) -> dict[str, Any] | None:
         return None
     except (json.JSONDecodeError, UnicodeDecodeError) as err:
         raise AudiozooError(f"cannot read {path}: {err}") from None
-
-
-def standard_media(run_dir: Path) -> dict[str, Any]:
-    """The media ``audiozoo run`` leaves in a run directory, in evaluation.json's ``media`` shape
-    (absolute paths; only what exists): what a plain run shows, and what a bench cell starts from."""
-    found: dict[str, Any] = {}
-    if (run_dir / "losses.png").is_file():
-        found["losses"] = run_dir / "losses.png"
-    if samples := sorted(run_dir.glob("samples/sample_*.wav")):
-        found["samples"] = {"png": run_dir / "samples" / "samples.png", "wav": samples}
-    if inputs := sorted(run_dir.glob("reconstructions/clip_*.input.wav")):
-        found["reconstructions"] = {
-            "png": run_dir / "reconstructions" / "reconstructions.png",
-            "wav": [[p, p.with_name(p.name.replace(".input.", ".reconstruction."))] for p in inputs]}
-    return found
 
 
 def _media(run_dir: Path, media: dict[str, Any]) -> dict[str, Media]:

@@ -11,12 +11,8 @@ from audiozoo.atomic import atomic_file
 from audiozoo.errors import AudiozooError
 from audiozoo.faults import fault_point
 
-LATEST = "latest.pt"
-
-
-def save_checkpoint(folder: Path, state: dict[str, Any]) -> Path:
-    """Write ``state`` as ``folder/latest.pt`` in one rename: a crash never leaves a torn checkpoint."""
-    path = folder / LATEST
+def save_checkpoint(path: Path, state: dict[str, Any]) -> Path:
+    """Write ``state`` to ``path`` in one rename: a crash never leaves a torn checkpoint."""
     with atomic_file(path) as tmp:
         torch.save(state, tmp)
         fault_point("during-checkpoint-write")
@@ -24,16 +20,11 @@ def save_checkpoint(folder: Path, state: dict[str, Any]) -> Path:
     return path
 
 
-def has_checkpoint(folder: Path) -> bool:
-    return (folder / LATEST).is_file()
-
-
-def load_checkpoint(folder: Path) -> dict[str, Any]:
-    path = folder / LATEST
+def load_checkpoint(path: Path) -> dict[str, Any]:
     try:
         return torch.load(path, map_location="cpu", weights_only=True)
     except FileNotFoundError:
-        raise AudiozooError(f"no checkpoint in {folder} (expected {LATEST})") from None
+        raise AudiozooError(f"no checkpoint: {path}") from None
     except Exception as err:  # a foreign, damaged or unsafe file: say which, never torch's advice to unpickle it
         raise AudiozooError(f"cannot load checkpoint {path}: {_why(path, err)}") from None
 

@@ -10,17 +10,16 @@ from contextlib import contextmanager
 from pathlib import Path
 
 from audiozoo.errors import AudiozooError
-
-LOCK = ".lock"
+from audiozoo.train.rundir import RunDir
 
 
 @contextmanager
 def run_dir_lock(run_dir: Path) -> Iterator[None]:
-    """Hold ``run_dir/.lock`` while training; a second process exits with the holder's name.
+    """Hold the run directory's lock file while training; a second process exits with the holder's name.
 
     ``flock`` ends with its process, so a lock left by a ``kill -9`` is no lock: the next run takes it.
     """
-    with open(run_dir / LOCK, "a+") as handle:
+    with open(RunDir(run_dir).lock, "a+") as handle:
         try:
             fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:

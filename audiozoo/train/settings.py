@@ -28,6 +28,7 @@ class TrainConfig:
     warmup_steps: int = 0  # the learning rate rises linearly from 0 over this many steps
     schedule_steps: int = 0  # steps the cosine decays over; 0: every step of epochs
     ema: float = 0.0  # decay of an EMA of the weights, used to sample and evaluate (0.999, say); 0: none
+    crop_seconds: float = 0.0  # train on random windows this long, a new draw each step; 0: whole segments
     valid_every: int = 0  # steps between losses on the held-out split (valid_*, also at the end); 0: none
     samples: int = 8  # generated clips written at the end
     reconstructions: int = 4  # test clips reconstructed at the end (autoencoders)
@@ -39,7 +40,7 @@ class TrainConfig:
             if getattr(self, key) < 1:
                 raise ValueError(f"{key} must be at least 1, got {getattr(self, key)}")
         for key in ("max_seconds", "checkpoint_seconds", "samples", "reconstructions", "grad_clip", "warmup_steps",
-                    "schedule_steps", "valid_every"):
+                    "schedule_steps", "valid_every", "crop_seconds"):
             if getattr(self, key) < 0:
                 raise ValueError(f"{key} must not be negative, got {getattr(self, key)}")
         if not 0 <= self.ema < 1:

@@ -1,0 +1,195 @@
+"""The run directory: every file name of a run, and reading and writing each file, in this module alone.
+
+::
+
+    RUN_DIR/
+    ├── config.toml            every setting, resolved (reproduce with audiozoo run config=...)
+    ├── metrics.jsonl          one line per logged step (and per validation)
+    ├── losses.png             the loss curves
+    ├── checkpoints/latest.pt  the checkpoint (its entries: checkpoint_state below)
+    ├── samples/               sample_NN.wav, samples.png
+    ├── reconstructions/       clip_NN.input.wav, clip_NN.reconstruction.wav, reconstructions.png
+    ├── evaluation.json        a bench cell's figures, and evaluation/ the clips it plays
+    └── .lock                  held while a process trains here
+
+Train, bench, report and the CLI reach these files through :class:`RunDir`, so a file is
+renamed in one place.
+"""
+
+from __future__ import annotations
+
+import itertools
+import json
+import tomllib
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from audiozoo.atomic import atomic_file
+from audiozoo.errors import AudiozooError
+from audiozoo.train.checkpoint import (Checkpointed, Constant, Named, RandomState, Stateful, load_checkpoint,
+                                       save_checkpoint)
+from audiozoo.train.tomlfile import write_toml
+
+if TYPE_CHECKING:
+    from audiozoo.train.update import Updater
+
+TABLES = ("run", "model", "repr", "data")
+"""The tables of config.toml; ``[sample]`` (the model's sampling options) is optional."""
+
+
+def sample_files(folder: Path, n: int) -> tuple[list[Path], Path]:
+    """Where ``n`` generated clips and their picture go in ``folder`` (a run's samples/, or generate's out=)."""
+    return [folder / f"sample_{i:02d}.wav" for i in range(n)], folder / "samples.png"
+
+
+def reconstruction_files(folder: Path, n: int) -> tuple[list[tuple[Path, Path]], Path]:
+    """Where ``n`` (input, reconstruction) pairs and their picture go in ``folder``."""
+    pairs = [(folder / f"clip_{i:02d}.input.wav", folder / f"clip_{i:02d}.reconstruction.wav") for i in range(n)]
+    return pairs, folder / "reconstructions.png"
+
+
+def read_config(path: Path) -> dict[str, dict[str, Any]]:
+    """The tables of a ``config.toml`` (a run's, or a shared file written like one); a missing table is an error."""
+    try:
+        settings = tomllib.loads(path.read_text())
+    except OSError as err:
+        raise AudiozooError(f"cannot read {path}: {err.strerror or err}") from None
+    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as err:
+        raise AudiozooError(f"cannot read {path}: {err}") from None
+    for table in TABLES:
+        if not isinstance(settings.get(table), dict):
+            raise AudiozooError(f"{path} has no [{table}] table (a run's settings are [run], [model], [repr], [data])")
+    for key in TABLES[1:]:
+        if not isinstance(settings["run"].get(key), str):
+            raise AudiozooError(f"{path}: [run] must name the {key} ({key} = \"NAME\")")
+    if not isinstance(settings.setdefault("sample", {}), dict):
+        raise AudiozooError(f"{path}: [sample] must be a table of the model's sampling options")
+    return settings
+
+
+@dataclass(frozen=True)
+class RunDir:
+    """One run's folder and the paths of its files."""
+
+    path: Path
+
+    @classmethod
+    def create(cls, parent: Path, name: str, settings: dict[str, dict[str, Any]]) -> RunDir:
+        """A new run directory ``parent/name`` (``name-2``, … when taken) holding ``config.toml``."""
+        for n in itertools.count(1):
+            path = parent / (name if n == 1 else f"{name}-{n}")
+            try:
+                path.mkdir(parents=True)
+                break
+            except FileExistsError:
+                continue
+        run_dir = cls(path)
+        write_toml(run_dir.config, settings,
+                   header=f"audiozoo run; reproduce with: audiozoo run config={run_dir.config}")
+        return run_dir
+
+    @classmethod
+    def found_in(cls, paths: list[Path]) -> list[RunDir]:
+        """Run directories named directly, or found one level inside a folder (a bench's output)."""
+        found: list[RunDir] = []
+        for path in paths:
+            path = Path(path).absolute()  # named by the folder even when given as "."
+            if cls(path).is_run:
+                found.append(cls(path))
+            elif path.is_dir() and (inside := sorted(cls(p.parent) for p in path.glob(f"*/{cls(path).config.name}"))):
+                found.extend(inside)
+            else:
+                raise AudiozooError(f"not a run directory (no {cls(path).config.name}) nor a folder of them: {path}")
+        return found
+
+    def __lt__(self, other: RunDir) -> bool:
+        return self.path < other.path
+
+    config = property(lambda self: self.path / "config.toml")
+    metrics = property(lambda self: self.path / "metrics.jsonl")
+    losses = property(lambda self: self.path / "losses.png")
+    checkpoints = property(lambda self: self.path / "checkpoints")
+    checkpoint = property(lambda self: self.checkpoints / "latest.pt")
+    samples = property(lambda self: self.path / "samples")
+    reconstructions = property(lambda self: self.path / "reconstructions")
+    evaluation = property(lambda self: self.path / "evaluation.json")
+    evaluation_media = property(lambda self: self.path / "evaluation")
+    lock = property(lambda self: self.path / ".lock")
+
+    @property
+    def is_run(self) -> bool:
+        return self.config.is_file()
+
+    @property
+    def has_checkpoint(self) -> bool:
+        return self.checkpoint.is_file()
+
+    def read_settings(self) -> dict[str, dict[str, Any]]:
+        """The resolved settings of this run, checked for shape (the file may be hand-edited)."""
+        if not self.is_run:
+            raise AudiozooError(f"not a run directory (no {self.config.name}): {self.path}")
+        return read_config(self.config)
+
+    def save_checkpoint(self, state: dict[str, Any]) -> Path:
+        self.checkpoints.mkdir(exist_ok=True)
+        return save_checkpoint(self.checkpoint, state)
+
+    def load_checkpoint(self) -> dict[str, Any]:
+        return load_checkpoint(self.checkpoint)
+
+    def read_metrics(self) -> list[dict[str, Any]]:
+        """The records of ``metrics.jsonl``; a line torn by a kill mid-write (the last one) is left out."""
+        if not self.metrics.is_file():
+            return []
+        records = []
+        for line in self.metrics.read_text(errors="replace").splitlines():
+            try:
+                record = json.loads(line)
+            except ValueError:
+                continue
+            if isinstance(record, dict) and isinstance(record.get("step"), int):
+                records.append(record)
+        return records
+
+    def truncate_metrics(self, step: int) -> None:
+        """Drop lines past ``step`` (and a line torn by a kill), so a resumed run's curve has no step twice."""
+        kept = [r for r in self.read_metrics() if r["step"] <= step]
+        with atomic_file(self.metrics) as tmp:
+            tmp.write_text("".join(json.dumps(r) + "\n" for r in kept))
+
+    def files(self) -> dict[str, list[Path]]:
+        """What a finished run holds, by label, for the command's summary."""
+        files = {"config": [self.config], "metrics": [self.metrics], "checkpoint": [self.checkpoint]}
+        if self.losses.is_file():
+            files["loss curves"] = [self.losses]
+        for label, folder in (("samples", self.samples), ("reconstructions", self.reconstructions)):
+            if folder.is_dir():
+                files[label] = sorted(folder.iterdir())
+        return files
+
+    def media(self) -> dict[str, Any]:
+        """The media ``audiozoo run`` leaves, in evaluation.json's ``media`` shape (absolute paths; only
+        what exists): what a plain run shows, and what a bench cell starts from."""
+        found: dict[str, Any] = {}
+        if self.losses.is_file():
+            found["losses"] = self.losses
+        wavs, png = sample_files(self.samples, len(list(self.samples.glob("*.wav"))))
+        if wavs and all(w.is_file() for w in wavs):
+            found["samples"] = {"png": png, "wav": wavs}
+        pairs, png = reconstruction_files(self.reconstructions, len(list(self.reconstructions.glob("*.wav"))) // 2)
+        if pairs and all(a.is_file() and b.is_file() for a, b in pairs):
+            found["reconstructions"] = {"png": png, "wav": [list(pair) for pair in pairs]}
+        return found
+
+
+def checkpoint_state(model: Stateful, representation: Stateful, progress: Stateful, ema: Stateful | None,
+                     updater: Updater | None = None, settings: dict[str, Any] | None = None) -> Checkpointed:
+    """What a checkpoint holds, declared once: the model, its representation (fitted statistics),
+    the EMA of the weights (when kept) and the progress; with the ``updater``, all that continuing
+    exactly needs too — optimizers, schedulers, the fp16 grad scaler, the random generators —
+    and the settings, for a reader."""
+    training = {} if updater is None else {
+        "optimizers": Named(updater.optimizers), "schedulers": Named(updater.schedulers),
+        "scaler": updater.scaler, "rng": RandomState(), "settings": Constant(json.dumps(settings))}
+    return Checkpointed(model=model, representation=representation, ema=ema, progress=progress, **training)
