@@ -8,6 +8,8 @@ from typing import ClassVar, Literal
 
 import torch
 
+from audiozoo.distances import check_sets
+
 
 @dataclass
 class MetricConfig:
@@ -67,3 +69,25 @@ class GenerationMetric(Metric):
         self, reference: torch.Tensor, estimate: torch.Tensor, train: torch.Tensor | None = None
     ) -> torch.Tensor:
         """Waveforms at ``config.sample_rate``; the result is a 0-dimensional tensor on ``reference``'s device."""
+
+
+class FeatureSetMetric(GenerationMetric):
+    """A generation metric that describes each clip by a feature vector and compares the two sets of vectors.
+
+    Subclasses say how a clip is described (:meth:`features`) and how two sets of descriptions
+    compare (:meth:`between`); the checks and device handling are here once.
+    """
+
+    @abstractmethod
+    def features(self, clips: torch.Tensor) -> torch.Tensor:
+        """``[N, T]`` waveforms → ``[N, D]`` feature vectors."""
+
+    @abstractmethod
+    def between(self, ref: torch.Tensor, est: torch.Tensor) -> torch.Tensor:
+        """The figure from the reference's and the estimate's vectors ``[N, D]`` and ``[M, D]``."""
+
+    def __call__(
+        self, reference: torch.Tensor, estimate: torch.Tensor, train: torch.Tensor | None = None
+    ) -> torch.Tensor:
+        check_sets(reference, estimate)
+        return self.between(*(self.features(clips.to(reference.device)) for clips in (reference, estimate))).float()

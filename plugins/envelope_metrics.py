@@ -9,34 +9,25 @@ default; enable it to compare with figures of earlier audiozoo versions or FAD-s
 
 from __future__ import annotations
 
-from abc import abstractmethod
-
 import torch
 
-from audiozoo import GenerationMetric, hookimpl
-from audiozoo.distances import check_sets, frechet, mmd2, standardise
+from audiozoo import hookimpl
+from audiozoo.distances import frechet, mmd2, standardise
+from audiozoo.metric import FeatureSetMetric
 from audiozoo.spectra import envelope_features
 
 MIN_SPREAD = 0.1
 """Floor (dB) of a band statistic's spread among reference clips when standardising."""
 
 
-class _EnvelopeDistance(GenerationMetric):
-    """A distance between the reference's and the estimate's envelope features, standardised by the reference."""
+class _EnvelopeDistance(FeatureSetMetric):
+    """A distance between the sets' envelope features, standardised by the reference's spread."""
 
     higher_is_better = False
     distance = True
 
-    def __call__(self, reference: torch.Tensor, estimate: torch.Tensor, train: torch.Tensor | None = None
-                 ) -> torch.Tensor:
-        check_sets(reference, estimate)
-        ref, est = (envelope_features(self.config.sample_rate, clips.to(reference.device))
-                    for clips in (reference, estimate))
-        return self.between(*standardise(ref, est, min_spread=MIN_SPREAD)).float()
-
-    @abstractmethod
-    def between(self, ref: torch.Tensor, est: torch.Tensor) -> torch.Tensor:
-        """The figure from standardised feature vectors ``[N, D]`` and ``[M, D]`` (float64)."""
+    def features(self, clips: torch.Tensor) -> torch.Tensor:
+        return envelope_features(self.config.sample_rate, clips)
 
 
 class FrechetLogMel(_EnvelopeDistance):
@@ -45,7 +36,7 @@ class FrechetLogMel(_EnvelopeDistance):
     name = "frechet_logmel"
 
     def between(self, ref: torch.Tensor, est: torch.Tensor) -> torch.Tensor:
-        return frechet(ref, est)
+        return frechet(*standardise(ref, est, min_spread=MIN_SPREAD))
 
 
 class KernelDistance(_EnvelopeDistance):
@@ -54,7 +45,7 @@ class KernelDistance(_EnvelopeDistance):
     name = "kernel_distance"
 
     def between(self, ref: torch.Tensor, est: torch.Tensor) -> torch.Tensor:
-        return mmd2(ref, est)
+        return mmd2(*standardise(ref, est, min_spread=MIN_SPREAD))
 
 
 @hookimpl

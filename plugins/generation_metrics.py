@@ -10,6 +10,7 @@ import torch
 
 from audiozoo import AudiozooError, GenerationMetric, hookimpl
 from audiozoo.distances import TINY, check_sets, off_diagonal, standardise
+from audiozoo.metric import FeatureSetMetric
 from audiozoo.spectra import CHUNK, N_FFT, envelope_features, log_mel, loudness_normalised, per_clips
 
 MIN_SPREAD = 0.1
@@ -32,21 +33,21 @@ COPY_TOP_DB = 30.0
 with any added noise or filtering and is not what makes a copy."""
 
 
-class Diversity(GenerationMetric):
+class Diversity(FeatureSetMetric):
     """Samples' spread (mean pairwise distance) against real music's, folded: 1 = as diverse, → 0 = collapse."""
 
     name = "diversity"
     higher_is_better = True
 
-    def __call__(self, reference: torch.Tensor, estimate: torch.Tensor, train: torch.Tensor | None = None
-                 ) -> torch.Tensor:
-        check_sets(reference, estimate)
-        ref, est = standardise(*(envelope_features(self.config.sample_rate, clips.to(reference.device))
-                                 for clips in (reference, estimate)), min_spread=MIN_SPREAD)
+    def features(self, clips: torch.Tensor) -> torch.Tensor:
+        return envelope_features(self.config.sample_rate, clips)
+
+    def between(self, ref: torch.Tensor, est: torch.Tensor) -> torch.Tensor:
+        ref, est = standardise(ref, est, min_spread=MIN_SPREAD)
         spread = [off_diagonal(torch.cdist(vectors, vectors)).mean() + TINY for vectors in (est, ref)]
         ratio = spread[0] / spread[1]
         # min(r, 1/r): too alike (mode collapse) and too scattered are both r's distance from 1, in log terms
-        return torch.minimum(ratio, ratio.reciprocal()).float()
+        return torch.minimum(ratio, ratio.reciprocal())
 
 
 def windows(sample_rate: int, clips: torch.Tensor, every_frame: bool) -> tuple[torch.Tensor, torch.Tensor]:

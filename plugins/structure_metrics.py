@@ -24,8 +24,9 @@ from functools import lru_cache
 import torch
 import torch.nn.functional as F
 
-from audiozoo import GenerationMetric, hookimpl
-from audiozoo.distances import check_sets, mmd2, standardise
+from audiozoo import hookimpl
+from audiozoo.distances import mmd2, standardise
+from audiozoo.metric import FeatureSetMetric
 from audiozoo.spectra import N_FFT, log_mel, per_clips, power_spectrogram
 
 HOP = N_FFT // 4
@@ -152,40 +153,38 @@ def structure_features(sample_rate: int, clips: torch.Tensor) -> torch.Tensor:
                       for chunk in clips.to(torch.float32).split(CHUNK)]).double()
 
 
-class StructureDistance(GenerationMetric):
-    """Kernel distance (unbiased MMD²) between the sets' structure features: partials, their stability, their change, pitch classes."""
+class _OnStructure(FeatureSetMetric):
+    """A figure on the sets' :func:`structure_features`."""
+
+    structure = True
+
+    def features(self, clips: torch.Tensor) -> torch.Tensor:
+        return structure_features(self.config.sample_rate, clips)
+
+
+class StructureDistance(_OnStructure):
+    """Kernel distance (unbiased MMD²) between the sets' structure features: partials, their stability and change, pitch classes, onsets."""
 
     name = "structure_distance"
     higher_is_better = False
     distance = True
-    structure = True
 
-    def __call__(self, reference: torch.Tensor, estimate: torch.Tensor, train: torch.Tensor | None = None
-                 ) -> torch.Tensor:
-        check_sets(reference, estimate)
-        ref, est = (structure_features(self.config.sample_rate, clips.to(reference.device))
-                    for clips in (reference, estimate))
-        ref, est = standardise(ref, est, min_spread=MIN_SPREAD.to(ref.device))
-        return mmd2(ref, est, KERNEL_WIDTH).float()
+    def between(self, ref: torch.Tensor, est: torch.Tensor) -> torch.Tensor:
+        return mmd2(*standardise(ref, est, min_spread=MIN_SPREAD.to(ref.device)), KERNEL_WIDTH)
 
 
-class MusicLikeness(GenerationMetric):
+class MusicLikeness(_OnStructure):
     """Share of clips whose every structure feature lies in held-out real music's range (5th-95th percentile, widened by half)."""
 
     name = "music_likeness"
     higher_is_better = True
-    structure = True
     unit = "%"
 
-    def __call__(self, reference: torch.Tensor, estimate: torch.Tensor, train: torch.Tensor | None = None
-                 ) -> torch.Tensor:
-        check_sets(reference, estimate)
-        ref, est = (structure_features(self.config.sample_rate, clips.to(reference.device))
-                    for clips in (reference, estimate))
+    def between(self, ref: torch.Tensor, est: torch.Tensor) -> torch.Tensor:
         low, high = (torch.quantile(ref, q, dim=0) for q in RANGE)
         margin = RANGE_MARGIN * (high - low)
         inside = ((est >= low - margin) & (est <= high + margin)).all(-1)
-        return (100.0 * inside.double().mean()).float()
+        return 100.0 * inside.double().mean()
 
 
 @hookimpl
