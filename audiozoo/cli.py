@@ -183,9 +183,10 @@ def roundtrip(args: tuple[str, ...]) -> None:
 def run_command(args: tuple[str, ...]) -> None:
     """Train a model on a representation: model=NAME [repr=NAME] [data=NAME] [preset=NAME] [KEY=VALUE ...].
 
-    Settings: model.KEY, repr.KEY, data.KEY and the run's own (epochs, batch_size, seed,
-    device=auto|cpu|cuda, max_seconds, checkpoint_every, checkpoint_seconds, samples, runs_dir,
-    name); audiozoo list models --settings shows them all. Without preset=, registry.toml's
+    Settings: model.KEY, repr.KEY, data.KEY, sample.KEY (the model's sampling options) and the
+    run's own (epochs, batch_size, seed, device=auto|cpu|cuda, max_seconds, precision=fp32|bf16|fp16,
+    grad_clip, schedule=constant|cosine, warmup_steps, ema, valid_every, crop_seconds,
+    checkpoint_every, checkpoint_seconds, samples, runs_dir, name); audiozoo list --settings shows them. Without preset=, registry.toml's
     default preset applies: 240 s of training. resume=RUN_DIR continues a run (Ctrl-C or kill
     loses at most checkpoint_seconds); config=FILE starts one with the settings in FILE.
     """

@@ -63,7 +63,7 @@ def test_same_seed_same_curve_and_another_seed_differs(tiny):
     assert losses(run(progress=False, **{**tiny, "seed": 1}).path) != losses(a.path)
 
 
-@pytest.mark.parametrize("update", [{}, UPDATE], ids=["defaults", "ema-clip-cosine-bf16"])
+@pytest.mark.parametrize("update", [{}, UPDATE, {"crop_seconds": 0.25}], ids=["defaults", "ema-clip-cosine-bf16", "crops"])
 def test_resume_after_ctrl_c_matches_an_uninterrupted_run(tiny, update):
     tiny = {**tiny, **update}
     whole = run(progress=False, **tiny)
