@@ -32,8 +32,10 @@ def create(kind: str, name: str, *args: Any, **settings: Any) -> Any:
     return cls(*args, build_config(cls.Config, settings, where=NAMESPACE[kind]))
 
 
-def list_representations(include: Patterns = None, exclude: Patterns = None) -> list[str]:
-    return host().registry("representations").names(include, exclude)
+def list_representations(include: Patterns = None, exclude: Patterns = None, standalone: bool = False) -> list[str]:
+    """Representation names; ``standalone``: only those built from defaults alone (not ``latent``, which needs a run)."""
+    registry = host().registry("representations")
+    return [name for name in registry.names(include, exclude) if not (standalone and registry.get(name).required)]
 
 
 def list_models(include: Patterns = None, exclude: Patterns = None) -> list[str]:

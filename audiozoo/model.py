@@ -97,6 +97,17 @@ class GenerativeModel(torch.nn.Module, ABC):
         """``[B, C, F]`` through the model and back (autoencoders only)."""
         raise NotImplementedError(f"{self.name} is not an autoencoder and cannot reconstruct")
 
+    # An autoencoder whose latent space may serve as a representation (repr=latent repr.run=RUN_DIR)
+    # sets ``latent_channels`` and ``latent_hop`` (input frames per latent frame) and implements these two.
+
+    def encode_latent(self, x: torch.Tensor) -> torch.Tensor:
+        """``[B, C, frames]`` → its latent ``[B, latent_channels, ceil(frames / latent_hop)]`` (a posterior's mean)."""
+        raise NotImplementedError(f"{self.name} has no latent space to encode into")
+
+    def decode_latent(self, z: torch.Tensor, frames: int | None = None) -> torch.Tensor:
+        """A latent ``[B, latent_channels, L]`` → ``[B, C, frames]`` (``F`` when not given)."""
+        raise NotImplementedError(f"{self.name} has no latent space to decode from")
+
     def evaluation_losses(self, batch: Batch) -> dict[str, torch.Tensor]:
         """Losses on held-out data without updating anything; empty where that has no meaning."""
         return {}

@@ -42,6 +42,9 @@ class Representation(torch.nn.Module, ABC):
     Config: ClassVar[type[RepresentationConfig]] = RepresentationConfig
     exact: ClassVar[bool]
     """True when ``decode(encode(x))`` recovers ``x`` up to float error; False for magnitude-only forms."""
+    required: ClassVar[tuple[str, ...]] = ()
+    """Settings without which no instance exists (``latent``: ``run``): lists of every representation
+    (a bench's ``reprs=*``, the contract tests) leave such a representation out unless it is named."""
 
     def __init__(self, config: RepresentationConfig | None = None) -> None:
         super().__init__()

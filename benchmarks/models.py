@@ -42,7 +42,7 @@ class Cell:
 def cells(size: Size, device: torch.device) -> Iterator[Cell]:
     """Every registered model on every registered representation, built from ``audiozoo run``'s settings."""
     for model_name in list_models():
-        for repr_name in list_representations():
+        for repr_name in list_representations(standalone=True):
             overrides = {"model": model_name, "repr": repr_name} | ({"preset": size.preset} if size.preset else {})
             settings = resolve(overrides)
             rep = get_representation(repr_name, **settings["repr"]).to(device)

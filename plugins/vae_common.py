@@ -130,6 +130,7 @@ class VAE(GenerativeModel):
         self.hop = math.prod(self.factors)
         self.padded = math.ceil(frames / self.hop) * self.hop
         self.latent_shape = (c.latent_channels, self.padded // self.hop)
+        self.latent_channels, self.latent_hop = c.latent_channels, self.hop
         self.encoder = self.build_encoder(channels)
         self.to_latent = torch.nn.Conv1d(c.widths[-1], 2 * c.latent_channels, 1)  # mean and log-variance
         with torch.no_grad():  # start with a nearly deterministic latent (std e^-3), or its noise drowns the signal
@@ -196,10 +197,14 @@ class VAE(GenerativeModel):
         z = noise((n, self.config.latent_channels, math.ceil(frames / self.hop)), self.to_latent.weight.device, generator)
         return self.decode_latent(z * (options or VAESampleOptions()).temperature, frames)
 
+    def encode_latent(self, x: torch.Tensor) -> torch.Tensor:
+        """The posterior's mean: what ``repr=latent`` trains a second model on."""
+        return self.posterior(x)[0]
+
     @torch.no_grad()
     def reconstruct(self, x: torch.Tensor) -> torch.Tensor:
         """Through the latent mean and back: ``[B, C, frames]`` → ``[B, C, frames]``."""
-        return self.decode_latent(self.posterior(x)[0], x.shape[-1])
+        return self.decode_latent(self.encode_latent(x), x.shape[-1])
 
     def extra_repr(self) -> str:
         return f"shape={list(self.shape)}, factors={self.factors}, latent={list(self.latent_shape)}"

@@ -8,6 +8,7 @@ import dataclasses
 import pytest
 import torch
 
+import audiozoo
 from audiozoo import AudiozooError, GenerativeModel
 from audiozoo.api import get_model, get_representation
 from audiozoo.model import Batch
@@ -17,7 +18,7 @@ from audiozoo.train.update import Updater
 from conftest import HALF_CLIP, SAMPLE_RATE
 
 MODELS = host().registry("models").names()
-REPRESENTATIONS = host().registry("representations").names()
+REPRESENTATIONS = audiozoo.list_representations(standalone=True)
 """Every registered model × every registered representation: a new plugin is covered the moment it registers."""
 
 SECONDS = 1.0  # of each music clip: waveform [1, 3150], stft [514, 25], mel [64, 25], mfcc [20, 25]

@@ -7,12 +7,12 @@ import pytest
 import torch
 
 from audiozoo import AudiozooError
-from audiozoo.api import get_metric, get_representation
+from audiozoo.api import get_metric, get_representation, list_representations
 from audiozoo.overrides import apply_preset, split_namespaces
 from audiozoo.plugins import host
 from conftest import HALF_CLIP, SAMPLE_RATE
 
-REPRESENTATIONS = host().registry("representations").names()
+REPRESENTATIONS = list_representations(standalone=True)
 """Every registered representation (a new plugin is covered the moment it registers), plus stft's magnitude form."""
 CASES = [(name, {}) for name in REPRESENTATIONS] + [("stft", {"form": "magnitude"})]
 IDS = [name + "".join(f"-{v}" for v in settings.values()) for name, settings in CASES]

@@ -1,7 +1,8 @@
 """``audiozoo bench``: every selected model × representation cell, trained alike, then tabled.
 
 Every cell is an ordinary run directory ``BENCH_DIR/MODEL-REPR`` made by ``audiozoo run`` with
-the same data, split, seed and budget. A cell runs in its own process; when it ends, its
+the same data, split, seed and budget. A cell runs in its own process, started by the launcher
+(audiozoo/bench/launcher.py: here, or as a cluster job through submitit); when it ends, its
 ``evaluation.json`` says ``done`` or ``failed`` (with the error), and the bench goes on. Running
 the same command again skips finished cells, continues an interrupted one from its checkpoint
 and retries failed ones, so an interrupted bench loses nothing.
@@ -10,9 +11,6 @@ and retries failed ones, so an interrupted bench loses nothing.
 from __future__ import annotations
 
 import json
-import os
-import subprocess
-import sys
 import tomllib
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -20,8 +18,10 @@ from pathlib import Path
 from typing import Any
 
 from audiozoo import api
-from audiozoo.bench.cell import INTERRUPTED, failed, write_evaluation
+from audiozoo.bench.launcher import BenchInterrupted  # noqa: F401 - the CLI catches it from here
+from audiozoo.bench.launcher import Launcher, LocalLauncher, Task, launcher_from
 from audiozoo.errors import AudiozooError
+from audiozoo.plugins import host
 from audiozoo.report import build_report
 from audiozoo.train.rundir import RunDir
 from audiozoo.train.resolve import resolve
@@ -35,6 +35,7 @@ class Cell:
     model: str
     repr: str
     path: Path
+    settings: tuple[tuple[str, Any], ...] = ()  # the representation's own (repr.run of a latent one)
 
     @property
     def status(self) -> str:
@@ -45,21 +46,38 @@ class Cell:
             return "pending"
 
 
-class BenchInterrupted(Exception):
-    """Ctrl-C: the running cell saved a checkpoint; the same command continues."""
-
-
 def plan(models: Any, reprs: Any, overrides: dict[str, Any], folder: Path) -> list[Cell]:
     """The cells, each one's settings checked now, so a typo fails at once and not in cell 7."""
-    chosen = [(m, r) for m in api.list_models(include=_patterns(models, "models"))
-              for r in api.list_representations(include=_patterns(reprs, "reprs"))]
+    chosen = [(m, r, s) for m in api.list_models(include=_patterns(models, "models")) for r, s in _representations(reprs)]
     if not chosen:
         raise AudiozooError(f"no cell matches models={models or '*'} reprs={reprs or '*'}; "
                             f"models: {', '.join(api.list_models())}; "
                             f"reprs: {', '.join(api.list_representations())}")
-    for model, repr_ in chosen:
-        resolve({**overrides, "model": model, "repr": repr_})
-    return [Cell(m, r, folder / f"{m}-{r}") for m, r in chosen]
+    for model, repr_, settings in chosen:  # a latent representation's run is read here, before any cell
+        resolve({**overrides, "model": model, "repr": repr_, **settings})
+    return [Cell(m, r, folder / "-".join([m, r, *(Path(str(v)).name for v in s.values())]), tuple(s.items()))
+            for m, r, s in chosen]
+
+
+def _representations(reprs: Any) -> list[tuple[str, dict[str, Any]]]:
+    """``reprs=`` → (name, settings): wildcards match every representation built from defaults alone;
+    ``NAME:VALUE`` names one with its required setting, as ``latent:RUN_DIR`` (an autoencoder's run)."""
+    patterns = _patterns(reprs, "reprs") or ["*"]
+    plain = [p for p in patterns if ":" not in p]
+    chosen: list[tuple[str, dict[str, Any]]] = [(name, {}) for name in
+                                                (api.list_representations(include=plain, standalone=True) if plain else [])]
+    registry = host().registry("representations")
+    for pattern in patterns:
+        name, colon, value = pattern.partition(":")
+        if not colon and name in registry.names() and (required := registry.get(name).required):
+            raise AudiozooError(f"reprs={pattern}: {name} needs its {required[0]}; name it as {name}:{required[0].upper()}")
+        if colon:
+            required = registry.get(name).required
+            if not required:
+                raise AudiozooError(f"reprs={pattern}: {name} takes no NAME:VALUE form; "
+                                    f"it is for {', '.join(n for n in registry.names() if registry.get(n).required)}")
+            chosen.append((name, {f"repr.{required[0]}": value}))
+    return chosen
 
 
 def _patterns(value: Any, key: str) -> list[str] | None:
@@ -90,39 +108,28 @@ def _describe(settings: dict[str, Any]) -> str:
     return " ".join(f"{k}={v}" for k, v in sorted(settings.items())) or "no overrides"
 
 
-def run_cells(cells: list[Cell], overrides: dict[str, Any],
-              echo: Callable[[str], None] = print) -> None:
-    """Each unfinished cell in a child process, one after another."""
+def run_cells(cells: list[Cell], overrides: dict[str, Any], echo: Callable[[str], None] = print,
+              launcher: Launcher | None = None) -> None:
+    """Each unfinished cell through ``launcher`` (by default one after another, in child processes here)."""
+    tasks = []
     for number, cell in enumerate(cells, 1):
-        status = cell.status
-        if status == "done":
-            echo(f"[{number}/{len(cells)}] {cell.model} × {cell.repr}: done before, skipped")
+        heading = f"[{number}/{len(cells)}] {cell.model} × {cell.repr}"
+        if cell.status == "done":
+            echo(f"{heading}: done before, skipped")
             continue
-        echo(f"[{number}/{len(cells)}] {cell.model} × {cell.repr}" + (" (retrying)" if status == "failed" else ""))
-        settings = {**overrides, "model": cell.model, "repr": cell.repr}
-        try:
-            code = subprocess.call([sys.executable, "-m", "audiozoo.bench.cell", str(cell.path), json.dumps(settings)],
-                                   env={**os.environ, "PYTHONUNBUFFERED": "1"})
-        except KeyboardInterrupt:
-            code = INTERRUPTED
-        if code == INTERRUPTED:
-            raise BenchInterrupted(f"interrupted in {cell.path}")
-        if cell.status == "pending":  # the child died without a word (killed, out of memory)
-            cell.path.mkdir(parents=True, exist_ok=True)
-            write_evaluation(cell.path, failed(settings, f"the cell's process ended with exit code {code}"))
-        echo(f"    {cell.status}" + ("" if cell.status == "done" else f": {_error(cell)}"))
-
-
-def _error(cell: Cell) -> str:
-    return json.loads(RunDir(cell.path).evaluation.read_text()).get("error") or "unknown error"
+        settings = {**overrides, "model": cell.model, "repr": cell.repr, **dict(cell.settings)}
+        tasks.append(Task(heading + (" (retrying)" if cell.status == "failed" else ""), cell, settings))
+    (launcher or LocalLauncher()).run(tasks, echo)
 
 
 def bench(models: Any = None, reprs: Any = None, name: str = "bench", runs_dir: str = "runs",
           echo: Callable[[str], None] = print, **overrides: Any) -> tuple[list[Cell], dict[str, Path]]:
-    """Run the matrix and write its tables; returns the cells and the report's files."""
+    """Run the matrix and write its tables; returns the cells and the report's files. ``launcher=``
+    and ``launcher.KEY=`` say how the cells run, not what they compute: they are no cell's settings."""
     folder = Path(runs_dir) / name
+    launcher, overrides = launcher_from(overrides, folder)
     cells = plan(models, reprs, overrides, folder)
     folder.mkdir(parents=True, exist_ok=True)
     check_same_settings(folder, overrides)
-    run_cells(cells, overrides, echo)
+    run_cells(cells, overrides, echo, launcher)
     return cells, build_report([c.path for c in cells if c.path.is_dir()], folder)
