@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import importlib.metadata
+import json
 import os
 import subprocess
 import sys
@@ -10,6 +11,7 @@ import tomllib
 from pathlib import Path
 
 import pytest
+import soundfile as sf
 import torch
 
 from audiozoo.errors import AudiozooError
@@ -188,3 +190,61 @@ def test_importing_audiozoo_discovers_nothing():
     code = "import audiozoo, audiozoo.api, audiozoo.cli, audiozoo.plugins as p; print(p._host is None)"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
     assert out.stdout.strip() == "True", out.stderr
+
+
+TINYFLOW = ROOT / "examples" / "audiozoo-tinyflow"
+
+
+def flow_site(tmp_path: Path) -> Path:
+    """The example model package (examples/audiozoo-tinyflow) installed the way pip would, by its own entry point."""
+    entry_points = tomllib.loads((TINYFLOW / "pyproject.toml").read_text())["project"]["entry-points"]["audiozoo"]
+    return make_distribution(tmp_path / "flow-site", "audiozoo-tinyflow", entry_points,
+                             {"audiozoo_tinyflow": (TINYFLOW / "audiozoo_tinyflow.py").read_text()})
+
+
+def test_example_model_trains_validates_and_samples_through_its_entry_point(tmp_path):
+    from conftest import write_music
+
+    for i in range(6):
+        write_music(tmp_path / "music" / f"piece{i}.wav", 1.2, 8000, seed=i)
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(flow_site(tmp_path)), os.environ.get("PYTHONPATH", "")])}
+
+    def audiozoo(*args: str) -> subprocess.CompletedProcess:
+        return subprocess.run([sys.executable, "-m", "audiozoo", *args], env=env, capture_output=True, text=True)
+
+    assert "example third-party model" in audiozoo("list", "models").stdout
+    trained = audiozoo("run", "model=tinyflow", "repr=mel", "preset=debug", "data=folder", f"data.root={tmp_path / 'music'}",
+                       "data.clip_seconds=1.0", "epochs=3", "samples=1", "device=cpu", "ema=0.9", "valid_every=3",
+                       f"runs_dir={tmp_path / 'runs'}", "name=tinyflow")
+    assert trained.returncode == 0, trained.stderr[-2000:]
+    run_dir = tmp_path / "runs" / "tinyflow"
+    records = [json.loads(line) for line in (run_dir / "metrics.jsonl").read_text().splitlines()]
+    assert [r["step"] for r in records if "valid_loss" in r] == [3, 6, 9]
+    made = audiozoo("generate", str(run_dir), "n=1", "seconds=2", "sample.steps=4", "sample.solver=midpoint",
+                    f"out={tmp_path / 'gen'}")
+    assert made.returncode == 0, made.stderr[-2000:]
+    assert len(sf.read(tmp_path / "gen" / "sample_00.wav")[0]) == 2 * 3150  # any length: fully convolutional
+    wrong = audiozoo("generate", str(run_dir), "sample.solver=rk4")
+    assert wrong.returncode == 2 and "bad value 'rk4' for sample.solver; choose from" in wrong.stderr
+
+
+def test_example_model_fits_one_batch(tmp_path, monkeypatch, music):
+    """The contract test a model meets (tests/test_models.py), for the example at its own debug size."""
+    from audiozoo.api import get_representation
+    from audiozoo.model import Batch
+    from audiozoo.train.settings import TrainConfig
+    from audiozoo.train.update import Updater
+
+    monkeypatch.syspath_prepend(str(flow_site(tmp_path)))
+    host = PluginHost()
+    wave = music[:, :3150]
+    rep = get_representation("mel").fit([wave])
+    x = rep.encode(wave)
+    debug = {k.removeprefix("model."): v for k, v in host.presets["debug"]["models"]["tinyflow"].items()}
+    cls = host.registry("models").get("tinyflow")
+    torch.manual_seed(0)
+    model = cls(tuple(x.shape[1:]), cls.Config(**debug))
+    updater = Updater(model, TrainConfig(), total_steps=80)
+    history = [float(updater.step(Batch(x, wave, rep))["loss"]) for _ in range(80)]
+    assert sum(history[-10:]) / 10 < 0.7 * sum(history[:10]) / 10
+    assert model.sample(2, torch.Generator().manual_seed(0), frames=40).shape == (2, x.shape[1], 40)
