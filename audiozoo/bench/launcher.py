@@ -149,7 +149,7 @@ class SubmititLauncher:
         import submitit
 
         s = self.settings
-        executor = submitit.AutoExecutor(folder=self.logs / "%j", cluster=self.cluster)
+        executor = submitit.AutoExecutor(folder=self.logs, cluster=self.cluster)
         asked = {"timeout_min": s.timeout_min, "gpus_per_node": s.gpus, "cpus_per_task": s.cpus or None,
                  "mem_gb": s.mem_gb or None, "slurm_partition": s.partition or None,
                  "slurm_account": s.account or None}
@@ -209,9 +209,9 @@ class SubmititLauncher:
         try:
             code = job.result()
         except UncompletedJobError:
-            reason = f"job {job.job_id} ended ({job.state.lower()}) before the cell finished"
+            reason = f"job {job.job_id} died before its cell ended (job state {job.state})"
         else:
-            reason = f"job {job.job_id} ended with code {code} before the cell finished"
+            reason = f"job {job.job_id} returned {code} before its cell ended"
         task.settle(f"{reason}; log: {log}")
         outcome = task.outcome
         return outcome if outcome == "done" or str(log) in outcome else f"{outcome} (log: {log})"
