@@ -3,18 +3,17 @@
 from __future__ import annotations
 
 import csv
-import json
+import shutil
 import sys
 from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
 
+from audiozoo.bench.launcher import launcher_from
 from audiozoo.bench.matrix import BenchInterrupted, bench
 from audiozoo.cli import cli
 from conftest import make_distribution, write_music
-
-pytest.importorskip("submitit")
 
 TIMING = {"generation_x_realtime", "train_seconds", "examples_per_second", "peak_memory_mb"}
 """Columns that measure the machine, not the cell."""
@@ -113,3 +112,17 @@ def test_launcher_settings_are_checked_before_any_cell(settings, monkeypatch):
     assert "nope" in refused("launcher=submitit", "launcher.cluster=local", "model.nope=1")
     monkeypatch.setitem(sys.modules, "submitit", None)  # as if it were not installed
     assert "pip install 'audiozoo[cluster]'" in refused("launcher=submitit")
+
+
+def test_slurm_jobs_ask_for_the_launcher_settings(tmp_path, monkeypatch):
+    monkeypatch.setattr(shutil, "which", lambda name, *args, **kwargs: f"/usr/bin/{name}")  # as on a login node
+    overrides = {"launcher": "submitit", "launcher.partition": "gpu", "launcher.account": "lab", "launcher.gpus": 1,
+                 "launcher.cpus": 8, "launcher.mem_gb": 32, "launcher.timeout_min": 120, "epochs": 1}
+    launcher, cell_settings = launcher_from(overrides, tmp_path)
+    assert cell_settings == {"epochs": 1} and launcher.cluster == "slurm"
+    executor = launcher._executor()
+    executor.update_parameters(name="gan-mel")
+    script = executor._executor._make_submission_file_text("python -m job", "uid")  # what sbatch would be given
+    for option in ("partition=gpu", "account=lab", "gpus-per-node=1", "cpus-per-task=8", "mem=32GB", "time=120",
+                   "job-name=gan-mel", f"error={tmp_path}/submitit/%j_0_log.err"):
+        assert f"#SBATCH --{option}\n" in script
