@@ -47,8 +47,9 @@ def test_bench_runs_every_cell_alike_and_records_failures(settings, tmp_path):
     assert list(done["sentinels"]) == [s.label for s in sentinels(8000)] + ["ceiling: mel"]
     assert all(set(row) == generation for row in done["sentinels"].values())
     assert len(list((cells[0].path.parent / "sentinels").glob("*.json"))) == 1  # one data set, one split
-    for role in ("real", "roundtrip", "samples", "reconstructions"):
+    for role in ("real", "roundtrip", "samples", "reconstructions", "sentinels"):
         assert (cells[0].path / done["media"][role]["png"]).is_file()
+    assert done["media"]["sentinels"]["png"].startswith("../sentinels/")  # one picture for every cell
     config = (cells[0].path / "config.toml").read_text()
     assert "epochs = 2" in config and 'repr = "mel"' in config
     assert {"results.csv", "results.md", "report.html"} <= {p.name for p in files.values()}

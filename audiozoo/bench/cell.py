@@ -8,6 +8,7 @@ A process per cell gives each cell its own peak-memory figure and keeps one cell
 from __future__ import annotations
 
 import json
+import os
 import shutil
 import sys
 import traceback
@@ -29,10 +30,10 @@ INTERRUPTED = 130
 
 
 def write_evaluation(cell_dir: Path, evaluation: dict[str, Any]) -> None:
-    """evaluation.json, atomically, with paths relative to the cell (the folder may move)."""
+    """evaluation.json, atomically, with paths relative to the cell (the bench folder may move)."""
     def relative(value: Any) -> Any:
         if isinstance(value, Path):
-            return value.relative_to(cell_dir).as_posix()
+            return Path(os.path.relpath(value, cell_dir)).as_posix()
         if isinstance(value, dict):
             return {k: relative(v) for k, v in value.items()}
         if isinstance(value, list):

@@ -145,23 +145,23 @@ def evaluate(run: Run, data: PreparedData, metrics: list[Metric], sentinel_cache
         "metric_info": {m.name: metric_description(m) for m in metrics},
         "media": {**run.dir.media(),
                   "real": _write_clips(folder, "real", shown, rep.sample_rate, "real (held out)"),
-                  "sentinels": _write_sentinels(folder, stand_in[:1], train, rep.sample_rate),
+                  "sentinels": _write_sentinels(sentinel_cache.with_suffix(""), stand_in[:1], train, rep.sample_rate),
                   "roundtrip": _write_clips(folder, "roundtrip", roundtrip[: len(shown)].numpy(), rep.sample_rate,
                                             f"{config['repr']} round trip")},
     }
 
 
 def _write_sentinels(folder: Path, clip: torch.Tensor, train: torch.Tensor, sample_rate: int) -> dict[str, Any]:
-    """One held-out clip beside each sentinel made from it: what noise-like and degraded look and sound like."""
-    waves = {REAL: clip[0].numpy(),
-             **{s.label: make_sentinel(s, clip, train)[0].numpy() for s in sentinels(sample_rate)}}
-    wavs = []
-    for i, wave in enumerate(waves.values()):
-        wavs.append(folder / f"sentinel_{i:02d}.wav")
-        write_audio(wavs[-1], wave, sample_rate)
-    png = folder / "sentinels.png"
-    save_spectrograms(png, waves, sample_rate)
-    return {"png": png, "wav": wavs}
+    """One held-out clip beside each sentinel made from it: what noise-like and degraded look and
+    sound like. Written once into ``folder`` (beside the sentinel rows' cache) for every cell."""
+    rows = [REAL, *(s.label for s in sentinels(sample_rate))]
+    media = {"png": folder / "sentinels.png", "wav": [folder / f"sentinel_{i:02d}.wav" for i in range(len(rows))]}
+    if not all(path.is_file() for path in (media["png"], *media["wav"])):
+        waves = [clip[0].numpy(), *(make_sentinel(s, clip, train)[0].numpy() for s in sentinels(sample_rate))]
+        for path, wave in zip(media["wav"], waves):
+            write_audio(path, wave, sample_rate)
+        save_spectrograms(media["png"], dict(zip(rows, waves)), sample_rate)
+    return media
 
 
 def metric_description(metric: Metric) -> dict[str, Any]:
