@@ -202,6 +202,8 @@ def test_sentinel_rows_and_verdicts(report: dict[str, Path]) -> None:
     assert {run: rows[run]["verdict"] for run in ("1-gan-mel", "2-vae-waveform", "3-vae-mel", "4-gan-waveform")} == {
         "1-gan-mel": "beats noise", "2-vae-waveform": "noise-like", "3-vae-mel": "noise-like", "4-gan-waveform": ""}
     assert "noise-like when a cell does not beat every noise sentinel" in report["md"].read_text()
+    page = report["html"].read_text()
+    assert '<td class="noise-like">noise-like</td>' in page and '<td class="beats-noise">beats noise</td>' in page
 
 
 def test_reference_row_holds_generation_metrics_between_real_splits(report: dict[str, Path]) -> None:

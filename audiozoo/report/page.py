@@ -32,6 +32,8 @@ th { background: #eef1f6; font-weight: 600; white-space: normal; vertical-align:
 td.num { text-align: right; font-variant-numeric: tabular-nums; }
 td.best { font-weight: 700; background: #e3f4e6; }
 tr.reference td { font-style: italic; color: #555f70; background: #fafbfc; }
+td.noise-like { color: #9a2b2b; font-weight: 600; } td.copies { color: #9a6a00; font-weight: 600; }
+td.beats-noise { color: #1f6b35; font-weight: 600; }
 tr.failed td { color: #9a2b2b; } td.error { white-space: normal; min-width: 240px; }
 .notes { font-size: 13px; color: #5b6475; padding-left: 18px; }
 section.cell, section.real { background: #fff; border: 1px solid #dde1e8; border-radius: 8px; padding: 4px 20px 16px;
@@ -85,6 +87,8 @@ def html_table(table: Table) -> str:
         for j, (column, value) in enumerate(zip(table.columns, row.values)):
             classes = [name for name, on in (("num", is_number(value)), ("best", (i, j) in table.best),
                                              ("error", column.key == "error")) if on]
+            if column.key == "verdict" and value:
+                classes.append(str(value).replace(" ", "-"))  # noise-like, copies, beats-noise: coloured
             cells.append(f'<td class="{" ".join(classes)}">{escape(fmt(value))}</td>')
         rows.append(f'<tr class="{row.kind}">{"".join(cells)}</tr>')
     return f'<div class="scroll"><table><thead><tr>{head}</tr></thead><tbody>{"".join(rows)}</tbody></table></div>'
