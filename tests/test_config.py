@@ -65,6 +65,15 @@ def test_config_toml_tables_round_trip():
     assert build_config(ModelSettings, table, "model") == config
 
 
+def test_config_toml_as_audiozoo_writes_it_reads_back_nested_settings(tmp_path):
+    from audiozoo.train.tomlfile import write_toml
+
+    config = model_settings("model.schedule.steps=8", "model.schedule.solver.order=3")
+    write_toml(tmp_path / "config.toml", {"model": as_dict(config)})
+    table = tomllib.loads((tmp_path / "config.toml").read_text())["model"]
+    assert build_config(ModelSettings, table, "model") == config
+
+
 def test_presets_set_nested_keys_and_the_user_still_wins():
     presets = {"fast": {"model.schedule.steps": 4, "model.schedule.kind": "linear"}}
     overrides = apply_preset(parse_overrides(["preset=fast", "model.schedule.steps=6"]), presets)

@@ -19,6 +19,8 @@ def _literal(value: Any) -> str:
         return repr(value)
     if isinstance(value, (list, tuple)):
         return "[" + ", ".join(_literal(v) for v in value) + "]"
+    if isinstance(value, dict):  # a nested settings dataclass, as an inline table
+        return "{" + ", ".join(f"{_key(k)} = {_literal(v)}" for k, v in value.items()) + "}"
     return json.dumps(str(value))  # a JSON string is a valid TOML basic string
 
 
@@ -28,7 +30,7 @@ def _key(key: str) -> str:
 
 
 def write_toml(path: Path, tables: dict[str, dict[str, Any]], header: str = "") -> None:
-    """``{"run": {...}, "model": {...}}`` → one ``[table]`` each, scalars and lists only."""
+    """``{"run": {...}, "model": {...}}`` → one ``[table]`` each; nested settings as inline tables."""
     lines = [f"# {line}" for line in header.splitlines()]
     for table, values in tables.items():
         lines += ["", f"[{table}]"] + [f"{_key(key)} = {_literal(value)}" for key, value in values.items()]
