@@ -273,13 +273,16 @@ def reconstruct(run_dir: str, args: tuple[str, ...]) -> None:
 @cli.command(context_settings={"ignore_unknown_options": True})
 @click.argument("args", nargs=-1)
 def bench(args: tuple[str, ...]) -> None:
-    """Train and compare every model × representation: [models=PATTERNS] [reprs=PATTERNS] [data=NAME] [name=NAME] [KEY=VALUE ...].
+    """Train and compare every model × representation: [models=PATTERNS] [reprs=PATTERNS] [data=NAME] [name=NAME] [launcher=local|submitit] [KEY=VALUE ...].
 
-    PATTERNS are names or wildcards, comma-separated (models=vae_* reprs=mel,stft). Every cell
-    gets the same data, split, seed and budget (the default preset's, or epochs=, max_seconds=,
-    preset=, any run setting). Cells are run directories under RUNS_DIR/NAME (runs/bench); the
-    tables and report.html go there too. Run the same command again to continue after a stop.
-    Exits with code 1 when a cell failed (the failed cells are named).
+    PATTERNS are names or wildcards, comma-separated (models=vae_* reprs=mel,stft,latent:RUN_DIR).
+    Every cell gets the same data, split, seed and budget (the default preset's, or epochs=,
+    max_seconds=, preset=, any run setting, sample.KEY=). Cells are run directories under
+    RUNS_DIR/NAME (runs/bench); the tables and report.html go there too, with sentinel rows
+    (real music, noise, degraded music, copies, each representation's round trip) and a verdict
+    per cell (noise-like, copies, beats noise). launcher=submitit runs each cell as a SLURM (or
+    local) job, with launcher.KEY= settings (docs/distributed.md). Run the same command again to
+    continue after a stop. Exits with code 1 when a cell failed (the failed cells are named).
     """
     from audiozoo.bench.matrix import BenchInterrupted
     from audiozoo.bench.matrix import bench as run_bench
