@@ -103,9 +103,12 @@ def evaluate(run: Run, data: PreparedData, metrics: list[Metric], sentinel_cache
                                   for idx in (reference_idx, stand_in_idx, train_idx))
     test = torch.cat((reference, stand_in))
 
-    run.sample(1)  # warm-up: first calls pay for allocation and kernel selection
+    # A model that makes any length is judged on clips as long as the real ones (a crop-trained one
+    # would otherwise be compared at its crop's length); a fixed-size model makes its own size.
+    seconds = stand_in.shape[1] / rep.sample_rate if model.any_length else None
+    run.sample(1, seconds=seconds)  # warm-up: first calls pay for allocation and kernel selection
     started = time.perf_counter()
-    samples = run.sample(len(stand_in), seed=run.progress.step)
+    samples = run.sample(len(stand_in), seed=run.progress.step, seconds=seconds)
     seconds = time.perf_counter() - started
     audio_seconds = samples.numel() / rep.sample_rate
 
