@@ -38,6 +38,14 @@ def list_representations(include: Patterns = None, exclude: Patterns = None, sta
     return [name for name in registry.names(include, exclude) if not (standalone and registry.get(name).required)]
 
 
+def representation_label(name: str, settings: dict[str, Any]) -> str:
+    """How tables name a run's representation: ``name``, with the folder its required setting names
+    where it has one (``latent:vae_convpool-waveform``), so two latent spaces are two columns."""
+    registry = host().registry("representations")
+    required = registry.get(name).required if name in registry.names() else ()
+    return ":".join([name, *(Path(str(settings[key])).name for key in required if key in settings)])
+
+
 def list_models(include: Patterns = None, exclude: Patterns = None) -> list[str]:
     return host().registry("models").names(include, exclude)
 

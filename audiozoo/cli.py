@@ -273,9 +273,11 @@ def reconstruct(run_dir: str, args: tuple[str, ...]) -> None:
 @cli.command(context_settings={"ignore_unknown_options": True})
 @click.argument("args", nargs=-1)
 def bench(args: tuple[str, ...]) -> None:
-    """Train and compare every model × representation: [models=PATTERNS] [reprs=PATTERNS] [data=NAME] [name=NAME] [launcher=local|submitit] [KEY=VALUE ...].
+    """Train and compare every model × representation: [models=PATTERNS] [reprs=PATTERNS] [priors=PATTERNS] [data=NAME] [name=NAME] [launcher=local|submitit] [KEY=VALUE ...].
 
     PATTERNS are names or wildcards, comma-separated (models=vae_* reprs=mel,stft,latent:RUN_DIR).
+    priors=flow adds two-stage cells: flow trained on the latent space of each autoencoder cell
+    (vae_convpool × waveform, say), after it; the tables name them latent:CELL.
     Every cell gets the same data, split, seed and budget (the default preset's, or epochs=,
     max_seconds=, preset=, any run setting, sample.KEY=). Cells are run directories under
     RUNS_DIR/NAME (runs/bench); the tables and report.html go there too, with sentinel rows

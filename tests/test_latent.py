@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import math
 from pathlib import Path
 
@@ -9,10 +10,11 @@ import pytest
 import torch
 
 from audiozoo.api import get_representation
-from audiozoo.bench.matrix import plan
+from audiozoo.bench.matrix import bench, plan, plan_priors
 from audiozoo.errors import AudiozooError
 from audiozoo.train.run import run
 from audiozoo.train.trained import load_run
+from conftest import write_music
 
 
 @pytest.fixture
@@ -72,3 +74,29 @@ def test_only_an_autoencoder_run_has_a_latent_space(tiny):
         get_representation("latent")
     with pytest.raises(AudiozooError, match="not a run directory"):
         get_representation("latent", run=str(Path(tiny["runs_dir"]) / "missing"))
+
+
+def test_a_bench_trains_priors_on_its_autoencoders_latents_after_them(tiny, tmp_path):
+    for i in range(6, 10):  # a bench holds out two files
+        write_music(tmp_path / "music" / f"piece{i}.wav", 1.2, 8000, seed=i)
+    overrides = {k: v for k, v in tiny.items() if k not in ("model", "repr", "runs_dir")}
+    overrides |= {"preset": "debug", "epochs": 1, "samples": 1, "reconstructions": 0}
+    lines: list[str] = []
+    cells, files = bench(models="vae_convpool,tiny", reprs="waveform", priors="tiny", echo=lines.append,
+                         runs_dir=str(tmp_path), name="two-stage", **overrides)
+    assert [(c.model, c.repr, c.path.name) for c in cells] == [
+        ("tiny", "waveform", "tiny-waveform"), ("vae_convpool", "waveform", "vae_convpool-waveform"),
+        ("tiny", "latent", "tiny-latent-vae_convpool-waveform")]  # only the autoencoder has a latent space
+    assert [c.status for c in cells] == ["done"] * 3
+    assert cells[2].after == cells[1].path and lines.index(next(l for l in lines if "of vae_convpool" in l)) > \
+        lines.index(next(l for l in lines if "vae_convpool × waveform" in l))
+    evaluation = json.loads((cells[2].path / "evaluation.json").read_text())
+    assert evaluation["repr"] == "latent:vae_convpool-waveform"  # its own column, its own ceiling row
+    assert "ceiling: latent:vae_convpool-waveform" in evaluation["sentinels"]
+    table = next(p for p in files.values() if p.name == "results.md").read_text()
+    assert "| latent:vae_convpool-waveform |" in table
+
+    with pytest.raises(AudiozooError, match="add one of vae_1dconv, vae_convpool"):
+        plan_priors("tiny", cells[:1], overrides, tmp_path / "other")
+    with pytest.raises(AudiozooError, match="priors=nothing matches no model"):
+        plan_priors("nothing", cells, overrides, tmp_path / "other")

@@ -127,7 +127,8 @@ def evaluate(run: Run, data: PreparedData, metrics: list[Metric], sentinel_cache
         if metric.task == "reconstruction":
             ceiling[metric.name] = _mean_of_measured(f"{metric.name} ceiling", _batched(metric, test, roundtrip), notes)
     config = run.settings["run"]
-    rows = calibration_rows(sentinel_cache, metrics, config["repr"], reference, stand_in, train,
+    label = api.representation_label(config["repr"], run.settings["repr"])
+    rows = calibration_rows(sentinel_cache, metrics, label, reference, stand_in, train,
                             roundtrip[len(reference):])
 
     examples = run.progress.epoch * len(train_idx) + min(run.progress.batch * config["batch_size"], len(train_idx))
@@ -135,7 +136,7 @@ def evaluate(run: Run, data: PreparedData, metrics: list[Metric], sentinel_cache
     folder.mkdir(exist_ok=True)
     shown = reference[:PANELS].numpy()  # test starts with these, so the round trips below are theirs
     return {
-        "model": config["model"], "repr": config["repr"], "data": config["data"], "status": "done", "error": None,
+        "model": config["model"], "repr": label, "data": config["data"], "status": "done", "error": None,
         "parameters": sum(p.numel() for p in model.parameters() if p.requires_grad),
         "train_seconds": run.progress.seconds,
         "examples_per_second": examples / run.progress.seconds if run.progress.seconds else math.nan,
@@ -150,7 +151,7 @@ def evaluate(run: Run, data: PreparedData, metrics: list[Metric], sentinel_cache
                   "real": _write_clips(folder, "real", shown, rep.sample_rate, "real (held out)"),
                   "sentinels": _write_sentinels(sentinel_cache.with_suffix(""), stand_in[:1], train, rep.sample_rate),
                   "roundtrip": _write_clips(folder, "roundtrip", roundtrip[: len(shown)].numpy(), rep.sample_rate,
-                                            f"{config['repr']} round trip")},
+                                            f"{label} round trip")},
     }
 
 

@@ -6,6 +6,9 @@ the same data, split, seed and budget. A cell runs in its own process, started b
 ``evaluation.json`` says ``done`` or ``failed`` (with the error), and the bench goes on. Running
 the same command again skips finished cells, continues an interrupted one from its checkpoint
 and retries failed ones, so an interrupted bench loses nothing.
+
+``priors=`` adds two-stage cells: each prior model trained on the latent space of each
+autoencoder cell of the same bench (``repr=latent repr.run=CELL``), after the autoencoders.
 """
 
 from __future__ import annotations
@@ -21,6 +24,7 @@ from audiozoo import api
 from audiozoo.bench.launcher import BenchInterrupted  # noqa: F401 - the CLI catches it from here
 from audiozoo.bench.launcher import Launcher, LocalLauncher, Task, launcher_from
 from audiozoo.errors import AudiozooError
+from audiozoo.model import GenerativeModel
 from audiozoo.plugins import host
 from audiozoo.report import build_report
 from audiozoo.train.rundir import RunDir
@@ -36,14 +40,19 @@ class Cell:
     repr: str
     path: Path
     settings: tuple[tuple[str, Any], ...] = ()  # the representation's own (repr.run of a latent one)
+    after: Path | None = None  # a cell of the same bench this one needs first (a prior's autoencoder)
 
     @property
     def status(self) -> str:
-        """``done``, ``failed`` or ``pending`` (not run, or stopped part-way)."""
-        try:
-            return json.loads(RunDir(self.path).evaluation.read_text())["status"]
-        except (FileNotFoundError, json.JSONDecodeError, KeyError):
-            return "pending"
+        return status_of(self.path)
+
+
+def status_of(cell_dir: Path) -> str:
+    """``done``, ``failed`` or ``pending`` (not run, or stopped part-way)."""
+    try:
+        return json.loads(RunDir(cell_dir).evaluation.read_text())["status"]
+    except (FileNotFoundError, json.JSONDecodeError, KeyError):
+        return "pending"
 
 
 def plan(models: Any, reprs: Any, overrides: dict[str, Any], folder: Path) -> list[Cell]:
@@ -57,6 +66,31 @@ def plan(models: Any, reprs: Any, overrides: dict[str, Any], folder: Path) -> li
         resolve({**overrides, "model": model, "repr": repr_, **settings})
     return [Cell(m, r, folder / "-".join([m, r, *(Path(str(v)).name for v in s.values())]), tuple(s.items()))
             for m, r, s in chosen]
+
+
+def plan_priors(priors: Any, cells: list[Cell], overrides: dict[str, Any], folder: Path) -> list[Cell]:
+    """Two-stage cells: each ``priors=`` model on the latent space of each autoencoder among ``cells``.
+    Their settings are checked now; their representation cannot be until the autoencoder is trained."""
+    if priors is None:
+        return []
+    models = api.list_models(include=_patterns(priors, "priors"))
+    if not models:
+        raise AudiozooError(f"priors={priors} matches no model; models: {', '.join(api.list_models())}")
+    registry = host().registry("models")
+    encoders = [c for c in cells if not c.settings and has_latent_space(registry.get(c.model))]
+    if not encoders:
+        with_latents = [m for m in api.list_models() if has_latent_space(registry.get(m))]
+        raise AudiozooError(f"priors={priors} trains on the latent space of an autoencoder cell, and models= selects "
+                            f"none; add one of {', '.join(with_latents)}")
+    for model in models:
+        resolve({**overrides, "model": model, "repr": encoders[0].repr})
+    return [Cell(m, "latent", folder / f"{m}-latent-{e.path.name}", (("repr.run", str(e.path)),), after=e.path)
+            for e in encoders for m in models]
+
+
+def has_latent_space(model: type[GenerativeModel]) -> bool:
+    """Whether a model class can serve as ``repr=latent``'s autoencoder (it implements the latent pair)."""
+    return model.can_reconstruct and model.encode_latent is not GenerativeModel.encode_latent
 
 
 def _representations(reprs: Any) -> list[tuple[str, dict[str, Any]]]:
@@ -110,25 +144,35 @@ def _describe(settings: dict[str, Any]) -> str:
 
 def run_cells(cells: list[Cell], overrides: dict[str, Any], echo: Callable[[str], None] = print,
               launcher: Launcher | None = None) -> None:
-    """Each unfinished cell through ``launcher`` (by default one after another, in child processes here)."""
-    tasks = []
-    for number, cell in enumerate(cells, 1):
-        heading = f"[{number}/{len(cells)}] {cell.model} × {cell.repr}"
-        if cell.status == "done":
-            echo(f"{heading}: done before, skipped")
-            continue
-        settings = {**overrides, "model": cell.model, "repr": cell.repr, **dict(cell.settings)}
-        tasks.append(Task(heading + (" (retrying)" if cell.status == "failed" else ""), cell, settings))
-    (launcher or LocalLauncher()).run(tasks, echo)
+    """Each unfinished cell through ``launcher`` (by default one after another, in child processes here):
+    first the cells that need no other, then those trained on another's result (a prior on its
+    autoencoder's latents), each only where that cell is done."""
+    launcher = launcher or LocalLauncher()
+    for stage in (False, True):
+        tasks = []
+        for number, cell in enumerate(cells, 1):
+            if (cell.after is not None) != stage:
+                continue
+            heading = f"[{number}/{len(cells)}] {cell.model} × {cell.repr}{f' of {cell.after.name}' if stage else ''}"
+            if cell.status == "done":
+                echo(f"{heading}: done before, skipped")
+                continue
+            if cell.after is not None and status_of(cell.after) != "done":
+                echo(f"{heading}: skipped, {cell.after.name} is not done (the same command runs it once that is)")
+                continue
+            settings = {**overrides, "model": cell.model, "repr": cell.repr, **dict(cell.settings)}
+            tasks.append(Task(heading + (" (retrying)" if cell.status == "failed" else ""), cell, settings))
+        launcher.run(tasks, echo)
 
 
-def bench(models: Any = None, reprs: Any = None, name: str = "bench", runs_dir: str = "runs",
+def bench(models: Any = None, reprs: Any = None, priors: Any = None, name: str = "bench", runs_dir: str = "runs",
           echo: Callable[[str], None] = print, **overrides: Any) -> tuple[list[Cell], dict[str, Path]]:
     """Run the matrix and write its tables; returns the cells and the report's files. ``launcher=``
     and ``launcher.KEY=`` say how the cells run, not what they compute: they are no cell's settings."""
     folder = Path(runs_dir) / name
     launcher, overrides = launcher_from(overrides, folder)
     cells = plan(models, reprs, overrides, folder)
+    cells += plan_priors(priors, cells, overrides, folder)
     folder.mkdir(parents=True, exist_ok=True)
     check_same_settings(folder, overrides)
     run_cells(cells, overrides, echo, launcher)

@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from audiozoo.api import representation_label
 from audiozoo.errors import AudiozooError
 from audiozoo.train.rundir import RunDir
 
@@ -73,10 +74,12 @@ def find_run_dirs(paths: list[Path]) -> list[Path]:
 def read_cell(run_dir: Path) -> Cell:
     """One run directory as a :class:`Cell`; evaluation.json when present, else the run's own files."""
     files = RunDir(run_dir)
-    run = files.read_settings().get("run", {})
+    settings = files.read_settings()
+    run = settings.get("run", {})
     if not all(isinstance(run.get(key), str) for key in ("model", "repr", "data")):
         raise AudiozooError(f"{files.config} does not name the model, repr and data in its [run] table")
-    cell = Cell(run_dir, run["model"], run["repr"], run["data"], status="done")
+    cell = Cell(run_dir, run["model"], representation_label(run["repr"], settings.get("repr", {})), run["data"],
+                status="done")
     evaluation = _read_evaluation(files.evaluation)
     if evaluation is None:
         if not files.has_checkpoint:
