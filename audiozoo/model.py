@@ -17,6 +17,13 @@ import torch
 from audiozoo.representation import Representation
 
 
+def noise(shape: tuple[int, ...], device: torch.device, generator: torch.Generator | None) -> torch.Tensor:
+    """Standard normal noise on ``device``, drawn from ``generator`` (on its own device) when given."""
+    if generator is None:
+        return torch.randn(shape, device=device)
+    return torch.randn(shape, generator=generator, device=generator.device).to(device)
+
+
 @dataclass
 class ModelConfig:
     """Settings every model has; plugins subclass this dataclass to add their own."""
@@ -53,9 +60,9 @@ class GenerativeModel(torch.nn.Module, ABC):
 
     It is built from the representation's shape ``(C, F)``; the representation encodes before and
     decodes after, which is what lets every model train on every representation. A model writes
-    its losses (:meth:`training_step`) and how it samples (:meth:`sample`); the trainer updates
-    the parameters. A model with one optimizer returns ``{"loss": ...}`` and the trainer
-    backpropagates it. A model that alternates optimizers (a GAN) sets ``manual_optimization``
+    its losses (:meth:`training_step`) and how it samples (:meth:`noise_shapes` and
+    :meth:`generate_from_noise`, or :meth:`sample` itself); the trainer updates the parameters. A
+    model with one optimizer returns ``{"loss": ...}`` and the trainer backpropagates it. A model that alternates optimizers (a GAN) sets ``manual_optimization``
     and calls ``update(loss, "name")`` for each, in its own order.
     """
 
@@ -87,11 +94,38 @@ class GenerativeModel(torch.nn.Module, ABC):
         optimizer; otherwise the model calls ``update(loss, name)`` for each optimizer itself.
         """
 
-    @abstractmethod
+    # Sampling is two steps: draw standard normal noise (the only randomness), then map it to tensors
+    # deterministically. A model that says both (every built-in) gets ``sample`` for free and can be
+    # exported (``audiozoo export``): the second step is what an exported file computes.
+
+    def noise_shapes(self, n: int, frames: int) -> dict[str, tuple[int, ...]]:
+        """The standard normal inputs :meth:`generate_from_noise` takes for ``n`` tensors of ``frames``
+        frames, by name, in the order :meth:`sample` draws them."""
+        raise NotImplementedError(f"model {self.name!r} does not say what noise it samples from")
+
+    def generate_from_noise(self, noise: dict[str, torch.Tensor], frames: int, options: SampleOptions) -> torch.Tensor:
+        """The tensors ``[n, C, frames]`` that ``noise`` (shaped as :meth:`noise_shapes` says) maps to under
+        ``options``: deterministic, in plain tensor operations (so it can be traced), no drawing of its own."""
+        raise NotImplementedError(f"model {self.name!r} does not say what noise it samples from")
+
+    @property
+    def exportable(self) -> bool:
+        """Whether sampling is split into noise and :meth:`generate_from_noise` (what export needs)."""
+        return type(self).generate_from_noise is not GenerativeModel.generate_from_noise
+
+    @torch.no_grad()
     def sample(self, n: int, generator: torch.Generator | None = None, frames: int | None = None,
                options: SampleOptions | None = None) -> torch.Tensor:
         """``n`` new tensors ``[n, C, frames]`` (``frames`` is ``F`` when None; other lengths only
-        where ``any_length``), drawn from ``generator``, with ``options`` (the model's ``SampleOptions``)."""
+        where ``any_length``), drawn from ``generator``, with ``options`` (the model's ``SampleOptions``).
+
+        By default: each of :meth:`noise_shapes` drawn in turn, then :meth:`generate_from_noise`. A model
+        that draws otherwise overrides this (and cannot be exported).
+        """
+        frames = frames or self.shape[1]
+        device = next(self.parameters()).device
+        drawn = {name: noise(shape, device, generator) for name, shape in self.noise_shapes(n, frames).items()}
+        return self.generate_from_noise(drawn, frames, options or self.SampleOptions())
 
     def reconstruct(self, x: torch.Tensor) -> torch.Tensor:
         """``[B, C, F]`` through the model and back (autoencoders only)."""

@@ -17,9 +17,8 @@ import torch
 import torch.nn.functional as F
 
 from audiozoo import GenerativeModel, ModelConfig, hookimpl
-from audiozoo.model import Batch, SampleOptions, Update
+from audiozoo.model import Batch, SampleOptions, Update, noise
 from audiozoo_plugins.unet1d import UNet1d
-from audiozoo_plugins.vae_common import noise
 
 FOLD_CHANNELS = 64
 """``fold=0`` folds frames into channels until a U-Net frame holds at least this many values."""
@@ -137,11 +136,13 @@ class Flow(GenerativeModel):
         """The training loss with noise and times from a fixed seed: comparable from one validation to the next."""
         return {"loss": self.loss(batch.x, torch.Generator(device=batch.x.device).manual_seed(0))}
 
-    @torch.no_grad()
-    def sample(self, n: int, generator: torch.Generator | None = None, frames: int | None = None,
-               options: FlowSampleOptions | None = None) -> torch.Tensor:
-        o = options or FlowSampleOptions()
-        x = noise((n, self.shape[0], frames or self.shape[1]), next(self.parameters()).device, generator)
+    def noise_shapes(self, n: int, frames: int) -> dict[str, tuple[int, ...]]:
+        return {"noise": (n, self.shape[0], frames)}
+
+    def generate_from_noise(self, noise: dict[str, torch.Tensor], frames: int,
+                            options: FlowSampleOptions) -> torch.Tensor:
+        """The noise (t = 0) integrated to data (t = 1) in ``options.steps`` Euler or Heun steps."""
+        o, x = options, noise["noise"]
         dt = 1.0 / o.steps
         for i in range(o.steps):
             v = self.velocity(x, i * dt, o.precision)

@@ -9,8 +9,7 @@ import torch
 import torch.nn.functional as F
 
 from audiozoo import GenerativeModel, ModelConfig, hookimpl
-from audiozoo.model import Batch, SampleOptions, Update
-from audiozoo_plugins.vae_common import noise
+from audiozoo.model import Batch, SampleOptions, Update, noise
 
 
 @dataclass
@@ -189,11 +188,13 @@ class GAN(GenerativeModel):
         d_loss = self.discriminator_loss(batch.x, fake)
         return {"loss": d_loss, "d_loss": d_loss, "g_loss": self.generator_loss(fake)}
 
-    @torch.no_grad()
-    def sample(self, n: int, generator: torch.Generator | None = None, frames: int | None = None,
-               options: GANSampleOptions | None = None) -> torch.Tensor:
+    def noise_shapes(self, n: int, frames: int) -> dict[str, tuple[int, ...]]:
         """Dense layers fix the size: ``frames`` is ``F`` (the core refuses other lengths)."""
-        return self.fake(n, generator, (options or GANSampleOptions()).temperature)
+        return {"noise": (n, self.config.noise_dim)}
+
+    def generate_from_noise(self, noise: dict[str, torch.Tensor], frames: int,
+                            options: GANSampleOptions) -> torch.Tensor:
+        return self.generator(noise["noise"] * options.temperature)
 
     def extra_repr(self) -> str:
         return f"shape={list(self.shape)}, base={list(self.generator.base)}, strides={list(self.generator.strides)}"

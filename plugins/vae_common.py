@@ -30,13 +30,6 @@ def activation(name: Activation) -> torch.nn.Module:
     return {"relu": torch.nn.ReLU, "elu": torch.nn.ELU, "gelu": torch.nn.GELU}[name]()
 
 
-def noise(shape: tuple[int, ...], device: torch.device, generator: torch.Generator | None) -> torch.Tensor:
-    """Standard normal noise on ``device``, drawn from ``generator`` (on its own device) when given."""
-    if generator is None:
-        return torch.randn(shape, device=device)
-    return torch.randn(shape, generator=generator, device=generator.device).to(device)
-
-
 @dataclass
 class VAEConfig(ModelConfig):
     """Settings both VAEs have."""
@@ -190,12 +183,13 @@ class VAE(GenerativeModel):
         """The training losses with the latent mean instead of a draw, so they are deterministic."""
         return self.losses(batch.x, sample_latent=False)
 
-    @torch.no_grad()
-    def sample(self, n: int, generator: torch.Generator | None = None, frames: int | None = None,
-               options: VAESampleOptions | None = None) -> torch.Tensor:
-        frames = frames or self.shape[1]
-        z = noise((n, self.config.latent_channels, math.ceil(frames / self.hop)), self.to_latent.weight.device, generator)
-        return self.decode_latent(z * (options or VAESampleOptions()).temperature, frames)
+    def noise_shapes(self, n: int, frames: int) -> dict[str, tuple[int, ...]]:
+        return {"noise": (n, self.config.latent_channels, math.ceil(frames / self.hop))}
+
+    def generate_from_noise(self, noise: dict[str, torch.Tensor], frames: int,
+                            options: VAESampleOptions) -> torch.Tensor:
+        """The prior's draw, scaled by the temperature, through the decoder."""
+        return self.decode_latent(noise["noise"] * options.temperature, frames)
 
     def encode_latent(self, x: torch.Tensor) -> torch.Tensor:
         """The posterior's mean: what ``repr=latent`` trains a second model on."""
