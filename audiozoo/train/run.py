@@ -30,6 +30,7 @@ from audiozoo.plots import save_loss_curves
 from audiozoo.representation import Representation
 from audiozoo.train import distributed
 from audiozoo.train.batches import ENCODE_BATCH, TrainingSet, held_out_batches
+from audiozoo.train.finetune import init_settings, start_from
 from audiozoo.train.lock import run_dir_lock
 from audiozoo.train.outputs import write_reconstructions, write_samples
 from audiozoo.train.resolve import clip_samples, read_config_overrides, resolve, train_config_of
@@ -40,13 +41,17 @@ from audiozoo.train.trainer import Progress, TrainingDiverged, TrainingInterrupt
 from audiozoo.train.update import Updater
 
 
-def build(settings: dict[str, dict[str, Any]], progress: bool = True) -> tuple[Representation, GenerativeModel, TrainConfig, PreparedData]:
-    """The objects a run's settings describe (settings are checked again: config.toml may be hand-edited).
+def build(settings: dict[str, dict[str, Any]], progress: bool = True,
+          fresh: bool = True) -> tuple[Representation, GenerativeModel, TrainConfig, PreparedData]:
+    """The objects a run's settings describe (settings are checked again: config.toml may be hand-edited);
+    a ``fresh`` model (not about to load its own checkpoint) starts from the weights of its ``init=`` run.
 
     Every setting is checked before the data is prepared, so a typo never waits for decoding.
     """
     source = api.get_dataset(settings["run"]["data"], **settings["data"])
     rep, model = build_model(settings)
+    if fresh and settings["run"].get("init"):
+        start_from(settings, model, rep)
     return rep, model, train_config_of(settings), prepare_source(source, progress=progress)
 
 
@@ -60,17 +65,21 @@ def run(resume: str | Path | None = None, progress: bool = True, **overrides: An
     continue ``resume=RUN_DIR``. Returns the :class:`Run` once training and its outputs are done.
 
     ``config=FILE`` (or a run directory) starts from the settings in that file; other keys still win.
+    ``init=RUN_DIR`` starts from that run's settings and weights (fine-tuning, :mod:`audiozoo.train.finetune`).
     Under ``torchrun`` every rank runs this; rank 0 alone prepares data first, writes files and
     checkpoints, and the run directory it creates is shared with the others.
     """
     if resume is not None:
+        if "init" in overrides:
+            raise AudiozooError("resume=RUN_DIR continues a run; init=RUN_DIR starts a new one from a run's weights: give one")
         if overrides:
             raise AudiozooError("resume=RUN_DIR continues a run with its own settings; give no other keys")
         settings = RunDir(Path(resume)).read_settings()
     else:
         if "config" in overrides:  # start from another run's settings; the other keys still win
             overrides = {**read_config_overrides(Path(str(overrides.pop("config")))), **overrides}
-        settings = resolve(overrides)
+        # init=: start from another run's settings and weights (fine-tuning)
+        settings = init_settings(overrides) if overrides.get("init") else resolve(overrides)
     train_config = train_config_of(settings)
     if resume is None:
         ensure_writable(Path(train_config.runs_dir), "the runs folder", "choose another with runs_dir=PATH")
@@ -110,11 +119,14 @@ def _train_in(run_dir: RunDir, settings: dict[str, dict[str, Any]], resuming: bo
     say = status if show else _quiet
     names, budget = settings["run"], train_config_of(settings)
     limit = f"{budget.max_seconds:g} s budget, at most {budget.epochs} epochs" if budget.max_seconds else f"{budget.epochs} epochs"
-    say(f"{'continuing' if resuming else 'training'} {names['model']} on {names['repr']} of {names['data']} "
+    checkpointed = resuming and run_dir.has_checkpoint
+    origin = f" from the weights of {budget.init}" if budget.init and not checkpointed else ""
+    say(f"{'continuing' if resuming else 'fine-tuning' if budget.init else 'training'} {names['model']} on "
+        f"{names['repr']} of {names['data']}{origin} "
         f"({limit}, batch {budget.batch_size}, {device.type}); run directory: {run_dir.path}")
     if not lead:
         distributed.barrier()  # rank 0 prepares (and caches) the data first
-    rep, model, train_config, data = build(settings, show)
+    rep, model, train_config, data = build(settings, show, fresh=not checkpointed)
     if lead:
         distributed.barrier()
     train_idx, test_idx = data.split_indices()
@@ -125,12 +137,13 @@ def _train_in(run_dir: RunDir, settings: dict[str, dict[str, Any]], resuming: bo
     progress = Progress()
     updater = Updater(model, train_config, train_config.epochs * steps_per_epoch(len(train_idx), train_config))
     state = checkpoint_state(model, rep, progress, updater.ema, updater, settings)
-    checkpointed = resuming and run_dir.has_checkpoint
     if resuming and not checkpointed:
         say(f"no checkpoint yet in {run_dir.path}: starting from the first step")
     if checkpointed:
         state.load_state_dict(run_dir.load_checkpoint())
         say(f"from the checkpoint of step {progress.step} ({progress.seconds:.0f} s trained)")
+    elif train_config.init and train_config.init_stats == "keep":
+        say(f"keeping the {names['repr']} statistics of {train_config.init}")
     else:
         say(f"fitting {names['repr']} statistics on {len(train_idx)} training clips")
         rep.fit(torch.as_tensor(np.asarray(data.segments[train_idx[i : i + ENCODE_BATCH]]))

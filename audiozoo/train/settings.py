@@ -32,6 +32,8 @@ class TrainConfig:
     valid_every: int = 0  # steps between losses on the held-out split (valid_*, also at the end); 0: none
     samples: int = 8  # generated clips written at the end
     reconstructions: int = 4  # test clips reconstructed at the end (autoencoders)
+    init: str = ""  # a trained run directory to start from (fine-tuning: its model, representation and EMA weights); "": new weights
+    init_stats: Literal["refit", "keep"] = "refit"  # with init: fit the representation statistics on this data (inputs at the unit scale the weights learned on), or keep the run's (like audio, few files)
     runs_dir: str = "runs"  # where run directories go (a config file never changes it)
     name: str = ""  # run directory name (a plain folder name under runs_dir); default: time-model-repr
 

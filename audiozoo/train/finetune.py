@@ -1,0 +1,103 @@
+"""Fine-tuning: ``init=RUN_DIR`` starts a new run from a trained run's weights.
+
+A fine-tuned run is "the settings of that run, plus its weights": its model and representation
+come from the source run (the weights fit only the architecture they were trained as); every other
+key the user gives wins (``data=``, the budget, ``model.lr``…). The optimizer, its schedule, the EMA
+and the progress start afresh. ``init`` and ``init_stats`` are run settings, so config.toml records
+where a run came from, ``config=`` reproduces it, and resuming one that has no checkpoint yet starts
+from the source's weights again.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from audiozoo.config import setting_names
+from audiozoo.data.source import DataConfig
+from audiozoo.errors import AudiozooError
+from audiozoo.model import GenerativeModel
+from audiozoo.representation import Representation
+from audiozoo.train.resolve import clip_samples, resolve, settings_as_overrides, train_config_of
+from audiozoo.train.rundir import RunDir
+from audiozoo.train.trained import build_model
+
+NOT_INHERITED = ("name", "init_stats")
+"""Keys of the source run a fine-tuned run does not take: it is another run, and chooses its statistics anew."""
+
+
+def init_settings(overrides: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    """``init=RUN_DIR`` and the user's keys → the new run's settings: the source's, the user's keys over them.
+
+    Naming another dataset keeps the preprocessing every dataset shares (the clip length the model
+    is built for, the sample rate) and drops the source dataset's own keys (its folder). Settings the
+    source's weights do not fit are refused here, in one line, before a run directory is made.
+    """
+    source = _source(Path(str(overrides["init"])).expanduser())
+    inherited = {k: v for k, v in settings_as_overrides(source.read_settings()).items() if k not in NOT_INHERITED}
+    if overrides.get("data", inherited["data"]) != inherited["data"]:
+        shared = setting_names(DataConfig)
+        inherited = {k: v for k, v in inherited.items() if not k.startswith("data.") or k[5:] in shared}
+    fixed = {k: v for k, v in inherited.items() if k in ("model", "repr", "data.sample_rate") or k.startswith("repr.")}
+    changed = [f"{k}={overrides[k]}" for k in fixed if k in overrides and overrides[k] != fixed[k]]
+    if changed:
+        raise AudiozooError(f"init={source.path} fine-tunes its {fixed['model']} on {fixed['repr']}: "
+                            f"{', '.join(changed)} would change what its weights were trained on; leave "
+                            f"{'it' if len(changed) == 1 else 'them'} out (another model or representation trains from scratch)")
+    settings = resolve({**inherited, **overrides, "init": str(source.path)})
+    initial_state(settings, build_model(settings)[1])
+    return settings
+
+
+def _source(path: Path) -> RunDir:
+    """The run to start from, refused in one line when it is no run or has no checkpoint to load."""
+    run_dir = RunDir(path.absolute())
+    run_dir.read_settings()
+    if not run_dir.has_checkpoint:
+        raise AudiozooError(f"init={path}: the run has no checkpoint yet; train it first "
+                            f"(audiozoo run resume={path})")
+    return run_dir
+
+
+def start_from(settings: dict[str, dict[str, Any]], model: GenerativeModel, rep: Representation) -> None:
+    """Load the weights of the run ``init=`` names into ``model`` and, with ``init_stats=keep``, its
+    representation statistics into ``rep``."""
+    weights, statistics = initial_state(settings, model)
+    model.load_state_dict(weights)
+    if train_config_of(settings).init_stats == "keep":
+        rep.load_state_dict(statistics)
+
+
+def initial_state(settings: dict[str, dict[str, Any]], model: GenerativeModel) -> tuple[dict[str, Any], dict[str, Any]]:
+    """The weights a fine-tuned ``model`` starts from — the source run's EMA weights when it kept them,
+    the ones it samples with — and the source's representation state.
+
+    Weights that do not fit ``model`` are refused in one line naming the settings that differ from the source's.
+    """
+    source = RunDir(Path(train_config_of(settings).init))
+    state = source.load_checkpoint()
+    weights = {**state["model"], **state.get("ema", {}).get("weights", {})}
+    own = model.state_dict()
+    misfit = sorted(k for k in own.keys() | weights.keys()
+                    if k not in own or k not in weights or own[k].shape != weights[k].shape)
+    if misfit:
+        raise AudiozooError(f"init={source.path}: its weights do not fit the model these settings build "
+                            f"({_why(misfit[0], weights, own)}); fine-tuning keeps the run's architecture: leave out "
+                            f"{_changed(source.read_settings(), settings) or 'the model settings that change it'}")
+    return weights, state["representation"]
+
+
+def _why(key: str, theirs: dict[str, Any], ours: dict[str, Any]) -> str:
+    if key not in ours:
+        return f"{key} is not in this model"
+    if key not in theirs:
+        return f"{key} is not in the run's weights"
+    return f"{key} is {list(theirs[key].shape)} there, {list(ours[key].shape)} here"
+
+
+def _changed(source: dict[str, dict[str, Any]], settings: dict[str, dict[str, Any]]) -> str:
+    """The settings that build another model than the source's: model keys, and the clip length."""
+    keys = [f"model.{k}={v}" for k, v in settings["model"].items() if source["model"].get(k) != v]
+    if clip_samples(source) != clip_samples(settings):
+        keys.append("a new clip length (data.clip_seconds, data.segments, crop_seconds)")
+    return ", ".join(keys)

@@ -1,0 +1,76 @@
+"""Fine-tuning (``audiozoo run init=RUN_DIR``): a debug run on the embedded music, fine-tuned on other audio."""
+
+from __future__ import annotations
+
+import json
+import os
+import tomllib
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from audiozoo.cli import cli
+from audiozoo.train.run import run
+from conftest import write_music
+
+SOURCE = {"model": "vae_1dconv", "preset": "debug", "data.clip_seconds": 0.5, "data.segments": 1,
+          "model.lr": 0.01, "epochs": 3, "device": "cpu", "samples": 1, "reconstructions": 0}
+"""A debug VAE on the embedded music, on short clips so that it trains in seconds."""
+
+
+def first_loss(run_dir: Path) -> float:
+    return next(r["loss"] for r in map(json.loads, (run_dir / "metrics.jsonl").read_text().splitlines()) if "loss" in r)
+
+
+@pytest.fixture(scope="module")
+def source(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A trained run, shared by the tests of this file (its own cache: no test reads the user's)."""
+    root = tmp_path_factory.mktemp("finetune")
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("AUDIOZOO_CACHE", str(root / "cache"))
+        return run(progress=False, **SOURCE, runs_dir=str(root / "runs"), name="source").path
+
+
+@pytest.fixture
+def notes(tmp_path: Path) -> dict:
+    """Other audio than the source's (synthetic notes), and where runs on it go."""
+    for i in range(6):
+        write_music(tmp_path / "notes" / f"n{i}.wav", 0.8, 8000, seed=100 + i)
+    return {"data": "folder", "data.root": str(tmp_path / "notes"), "runs_dir": str(tmp_path / "runs"), "samples": 1}
+
+
+def test_a_fine_tuned_run_starts_below_one_from_scratch(source, notes):
+    scratch = run(progress=False, **{**SOURCE, **notes, "name": "scratch"})
+    tuned = run(progress=False, init=str(source), **notes, name="tuned")
+    assert first_loss(tuned.path) < first_loss(scratch.path), (first_loss(tuned.path), first_loss(scratch.path))
+    recorded = tomllib.loads((tuned.path / "config.toml").read_text())
+    assert recorded["run"]["init"] == str(source) and recorded["run"]["init_stats"] == "refit"
+    assert recorded["model"] == tomllib.loads((source / "config.toml").read_text())["model"]  # the source's model
+    assert recorded["data"]["root"] == notes["data.root"] and recorded["data"]["clip_seconds"] == 0.5
+    assert tuned.progress.step == scratch.progress.step  # a fresh budget: the source's epochs on the new data
+
+
+def test_keeping_the_statistics_loads_them(source, notes):
+    import torch
+
+    kept = run(progress=False, init=str(source), init_stats="keep", epochs=1, **notes)
+    theirs = torch.load(source / "checkpoints" / "latest.pt", weights_only=True)["representation"]
+    assert torch.equal(kept.representation.mean.cpu(), theirs["mean"])
+
+
+@pytest.mark.parametrize("args, message", [
+    (["init=/nowhere"], "not a run directory"),
+    (["init={source}", "resume={source}"], "give one"),
+    (["init={source}", "model.widths=[8, 16]"], "its weights do not fit the model these settings build"),
+    (["init={source}", "repr.n_mels=32"], "repr.n_mels=32 would change what its weights were trained on"),
+    (["init={empty}"], "the run has no checkpoint yet"),
+])
+def test_init_errors_are_one_line(source, tmp_path, args, message):
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    (empty / "config.toml").write_text((source / "config.toml").read_text())
+    args = [a.format(source=source, empty=empty) for a in args]
+    out = CliRunner().invoke(cli, ["run", *args, f"runs_dir={tmp_path / 'runs'}"])
+    assert out.exit_code == 2 and message in out.output and len(out.output.strip().splitlines()) == 1, out.output
+    assert not (tmp_path / "runs").exists() or not os.listdir(tmp_path / "runs")  # a refused run leaves no folder
