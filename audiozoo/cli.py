@@ -188,7 +188,9 @@ def run_command(args: tuple[str, ...]) -> None:
     grad_clip, schedule=constant|cosine, warmup_steps, ema, valid_every, crop_seconds,
     checkpoint_every, checkpoint_seconds, samples, runs_dir, name); audiozoo list --settings shows them. Without preset=, registry.toml's
     default preset applies: 240 s of training. resume=RUN_DIR continues a run (Ctrl-C or kill
-    loses at most checkpoint_seconds); config=FILE starts one with the settings in FILE.
+    loses at most checkpoint_seconds); config=FILE starts one with the settings in FILE;
+    init=RUN_DIR starts one from a trained run's settings and weights (fine-tuning: data=, the
+    budget and model.lr may change; init_stats=refit|keep).
     """
     from audiozoo.train.run import run
     from audiozoo.train.trainer import TrainingInterrupted
