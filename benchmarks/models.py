@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 import torch
@@ -14,6 +14,7 @@ from audiozoo.model import GenerativeModel
 from audiozoo.representation import Representation
 from audiozoo.train.batches import TrainingSet
 from audiozoo.train.resolve import resolve, train_config_of
+from audiozoo.train.settings import TrainConfig
 from audiozoo.train.update import Updater
 from benchmarks.harness import Section, Size, repeated
 
@@ -61,33 +62,44 @@ def training(size: Size, device: torch.device, sync: Callable[[], None]) -> Sect
     section = Section(
         "Training throughput: one training step of the trainer (batch, losses, update) at each cell's preset "
         "(audiozoo run's defaults), random data",
-        ["model", "repr", "shape", "batch", "examples/s", "GFLOP/step", "GFLOP/s", "matmul GFLOP/s",
+        ["model", "repr", "shape", "batch", "precision", "examples/s", "GFLOP/step", "GFLOP/s", "matmul GFLOP/s",
          "of matmul", "bar", "met"],
     )
     for cell in cells(size, device):
-        config = train_config_of(cell.settings)
-        updater = Updater(cell.model, config, total_steps=size.train_steps + 2)
-        clips = 0.1 * torch.randn(cell.batch_size, cell.samples, generator=torch.Generator().manual_seed(0))
-        cell.representation.fit([clips.to(device)])
-        data = TrainingSet(cell.representation, clips.numpy(), device, seed=config.seed)
-        index = torch.arange(cell.batch_size)
-        cell.model.train()
-        updater.step(data.batch(index, 0))
-        with FlopCounterMode(display=False) as counter:
-            updater.step(data.batch(index, 1))
-        flops = counter.get_total_flops()
-        peak = matmul_rate(device, sync, 1024 if size.name != "tiny" else 256)
-        step = repeated(lambda: updater.step(data.batch(index, 2)), size.train_steps, sync).median
-        achieved = flops / step / 1e9
-        barred = cell.model_name.startswith("vae") and cell.repr_name == "waveform"
-        section.rows.append({**cell.label, "examples/s": cell.batch_size / step, "GFLOP/step": flops / 1e9,
-                             "GFLOP/s": achieved, "matmul GFLOP/s": peak, "of matmul": f"{achieved / peak:.1%}",
-                             "bar": f"≥ {MATMUL_FRACTION_BAR:.0%}" if barred else None,
-                             "met": achieved / peak >= MATMUL_FRACTION_BAR if barred else None})
+        preset = train_config_of(cell.settings)
+        # A cell whose preset autocasts is timed at fp32 too: what the lower precision buys here.
+        for precision in dict.fromkeys([preset.precision, "fp32"]):
+            section.rows.append({**cell.label, "precision": precision,
+                                 **_training_row(cell, replace(preset, precision=precision), size, device, sync)})
     section.notes.append("FLOPs: torch.utils.flop_counter over one training step (matmuls and convolutions, "
                          "forward and backward). matmul GFLOP/s: a 1024 × 1024 fp32 matmul measured just before "
-                         "each cell, same threads. Median of the timed steps.")
+                         "each cell, same threads. Median of the timed steps. A cell whose preset autocasts (flow: bf16) has an fp32 "
+                         "row too; its GFLOP/s can exceed the fp32 matmul rate where the CPU has bf16 units "
+                         "(AVX512-BF16, AMX).")
     return section
+
+
+def _training_row(cell: Cell, config: TrainConfig, size: Size, device: torch.device,
+                  sync: Callable[[], None]) -> dict[str, Any]:
+    """One cell's training figures at ``config`` (a fresh optimizer each time; the weights carry on)."""
+    updater = Updater(cell.model, config, total_steps=size.train_steps + 2)
+    clips = 0.1 * torch.randn(cell.batch_size, cell.samples, generator=torch.Generator().manual_seed(0))
+    cell.representation.fit([clips.to(device)])
+    data = TrainingSet(cell.representation, clips.numpy(), device, seed=config.seed)
+    index = torch.arange(cell.batch_size)
+    cell.model.train()
+    updater.step(data.batch(index, 0))
+    with FlopCounterMode(display=False) as counter:
+        updater.step(data.batch(index, 1))
+    flops = counter.get_total_flops()
+    peak = matmul_rate(device, sync, 1024 if size.name != "tiny" else 256)
+    step = repeated(lambda: updater.step(data.batch(index, 2)), size.train_steps, sync).median
+    achieved = flops / step / 1e9
+    barred = cell.model_name.startswith("vae") and cell.repr_name == "waveform" and config.precision == "fp32"
+    return {"examples/s": cell.batch_size / step, "GFLOP/step": flops / 1e9, "GFLOP/s": achieved,
+            "matmul GFLOP/s": peak, "of matmul": f"{achieved / peak:.1%}",
+            "bar": f"≥ {MATMUL_FRACTION_BAR:.0%}" if barred else None,
+            "met": achieved / peak >= MATMUL_FRACTION_BAR if barred else None}
 
 
 def generation(size: Size, device: torch.device, sync: Callable[[], None]) -> Section:
