@@ -23,6 +23,17 @@ and the source/licence list ``plugins/classical/sources.csv`` (``--csv``).
 Existing ``*.ogg`` files in ``--out`` are removed first.  Takes about
 5-10 minutes on 2 cores.
 
+``--set unseen`` renders, the same way, a second set held out for checking
+recipes (docs/dataset.md): composers and instruments the embedded set does not
+have -- Palestrina masses, Monteverdi madrigals, Trecento and Josquin
+polyphony, songs and dances from Handel to Joplin, played by guitar, harp,
+brass, saxophones, accordion, recorders, marimba or vibraphone::
+
+    python tools/render_classical.py --set unseen --out ../data/unseen --count 64
+
+Its sources CSV goes beside the audio (``<out>/sources.csv``).  The default
+set is ``embedded``, rendered exactly as before.
+
 How an excerpt is made
 ----------------------
 * Slots cycle through four instrument families so the mix is balanced:
@@ -96,17 +107,26 @@ GM_NAMES = {
     42: "cello", 43: "contrabass", 48: "string ensemble 1",
     49: "string ensemble 2", 52: "choir aahs", 53: "voice oohs",
     60: "french horn", 68: "oboe", 70: "bassoon", 71: "clarinet", 73: "flute",
+    # the unseen set's programs, none of them used by the embedded set
+    8: "celesta", 11: "vibraphone", 12: "marimba", 13: "xylophone", 21: "accordion",
+    23: "tango accordion", 24: "nylon guitar", 25: "steel guitar", 46: "orchestral harp",
+    56: "trumpet", 57: "trombone", 58: "tuba", 61: "brass section", 64: "soprano sax",
+    65: "alto sax", 66: "tenor sax", 67: "baritone sax", 69: "english horn",
+    72: "piccolo", 74: "recorder", 75: "pan flute",
 }
 
-FAMILIES = ["strings", "piano", "organ", "mixed"]
-MIXED = ["winds_strings", "harpsichord", "choir", "wind_ensemble"]
+# Instrument families per set: slots cycle through the families, and within a
+# family through its ensembles.
+FAMILIES = {"strings": ["strings"], "piano": ["piano"], "organ": ["organ"],
+            "mixed": ["winds_strings", "harpsichord", "choir", "wind_ensemble"]}
+UNSEEN_FAMILIES = {"plucked": ["guitar", "harp"], "brass": ["brass", "saxophones"],
+                   "reeds": ["accordion", "recorders"], "mallets": ["marimba", "vibraphone"]}
 
 
-def slot_ensemble(i: int) -> str:
-    fam = FAMILIES[i % len(FAMILIES)]
-    if fam == "mixed":
-        return MIXED[(i // len(FAMILIES)) % len(MIXED)]
-    return fam
+def slot_ensemble(i: int, families: dict[str, list[str]] = FAMILIES) -> str:
+    fams = list(families.values())
+    ensembles = fams[i % len(fams)]
+    return ensembles[(i // len(fams)) % len(ensembles)]
 
 
 def _spread(n: int, top: list[int], middle: list[int], bottom: list[int]) -> list[int]:
@@ -142,6 +162,23 @@ def assign_programs(ensemble: str, n: int, rng: random.Random) -> tuple[str, lis
     if ensemble == "wind_ensemble":
         mid = rng.choice([[68, 71, 60], [71, 68, 60], [68, 60, 71]])
         return "wind_ensemble", _spread(n, [73], mid, [70])
+    if ensemble == "guitar":
+        return "guitar", [rng.choice([24, 24, 25])] * n
+    if ensemble == "harp":
+        return "harp", [46] * n
+    if ensemble == "brass":
+        mid = rng.choice([[56, 57], [57, 56], [61, 57]])
+        return "brass", _spread(n, [56], mid, [rng.choice([57, 58])])
+    if ensemble == "saxophones":
+        return "saxophones", _spread(n, [64], [65, 66], [67])
+    if ensemble == "accordion":
+        return "accordion", [rng.choice([21, 23])] * n
+    if ensemble == "recorders":
+        return "recorders", _spread(n, [rng.choice([74, 72])], [74, 75], [69])
+    if ensemble == "marimba":
+        return "marimba", _spread(n, [rng.choice([12, 13])], [12], [12])
+    if ensemble == "vibraphone":
+        return "vibraphone", _spread(n, [rng.choice([11, 8])], [11], [11])
     raise ValueError(ensemble)
 
 
@@ -175,12 +212,17 @@ BAROQUE_PIECES = [
 ]
 
 
-def corpus_pieces() -> dict[str, list[str]]:
-    """Relative corpus paths of the usable pieces, grouped by genre."""
+def corpus_paths() -> list[str]:
+    """Every score in the music21 corpus, as sorted paths relative to the corpus."""
     from music21 import corpus
 
-    rel = sorted(str(p).replace(os.sep, "/").split("/corpus/", 1)[1]
-                 for p in corpus.getCorePaths())
+    return sorted(str(p).replace(os.sep, "/").split("/corpus/", 1)[1]
+                  for p in corpus.getCorePaths())
+
+
+def corpus_pieces() -> dict[str, list[str]]:
+    """Relative corpus paths of the usable pieces, grouped by genre."""
+    rel = corpus_paths()
     relset = set(rel)
     quartets = [p for p in rel if p.split("/")[0] in QUARTET_DIRS
                 and p.endswith(".mxl") and ("opus" in p or re.search(r"/k\d+/", p))
@@ -202,6 +244,32 @@ def corpus_pieces() -> dict[str, list[str]]:
             "piano": list(PIANO_PIECES), "baroque": list(BAROQUE_PIECES)}
 
 
+# The unseen set: composers and instruments the embedded set does not have.
+UNSEEN_COMPOSERS = {
+    "palestrina": "Giovanni Pierluigi da Palestrina", "monteverdi": "Claudio Monteverdi",
+    "josquin": "Josquin des Prez", "ciconia": "Johannes Ciconia", "luca": "D. Luca",
+    "lusitano": "Vicente Lusitano", "handel": "George Frideric Handel",
+    "schubert": "Franz Schubert", "verdi": "Giuseppe Verdi", "weber": "Carl Maria von Weber",
+    "joplin": "Scott Joplin", "liliuokalani": "Liliuokalani",
+}
+SONGS = [
+    "handel/rinaldo/Lascia_chio_pianga.mxl", "schubert/Lindenbaum.xml",
+    "verdi/laDonnaEMobile.mxl", "weber/concertino_clarinet.mxl",
+    "joplin/maple_leaf_rag.mxl", "liliuokalani/aloha_oe.mxl",
+]
+EARLY_DIRS = ("josquin", "trecento", "ciconia", "luca", "lusitano")
+
+
+def unseen_pieces() -> dict[str, list[str]]:
+    """The unseen set's pieces by genre: Palestrina masses, Monteverdi madrigals, 14th- and
+    15th-century polyphony (Trecento, Josquin), and songs and dances from Handel to Joplin."""
+    rel = corpus_paths()
+    return {"mass": [p for p in rel if p.startswith("palestrina/")],
+            "madrigal": [p for p in rel if p.startswith("monteverdi/") and p.endswith(".mxl")],
+            "early": [p for p in rel if p.split("/")[0] in EARLY_DIRS],
+            "song": [p for p in SONGS if p in set(rel)]}
+
+
 # Genre preference per ensemble.
 POOLS = {
     "strings": ["quartet", "chorale"],
@@ -211,6 +279,14 @@ POOLS = {
     "harpsichord": ["baroque", "chorale"],
     "choir": ["chorale"],
     "wind_ensemble": ["chorale", "quartet"],
+    "guitar": ["song", "madrigal", "mass"],
+    "harp": ["early", "madrigal"],
+    "brass": ["mass", "madrigal"],
+    "saxophones": ["madrigal", "mass"],
+    "accordion": ["early", "song", "madrigal"],
+    "recorders": ["early", "mass"],
+    "marimba": ["madrigal", "mass"],
+    "vibraphone": ["mass", "early"],
 }
 
 
@@ -226,6 +302,8 @@ def candidate_order(ensemble: str, genres: dict[str, list[str]], seed: int) -> l
 def describe(path: str) -> tuple[str, str, str, str]:
     """(composer, work title, composer token, work token) for a corpus path."""
     top = path.split("/")[0]
+    if top not in COMPOSERS:
+        return describe_from_metadata(path)
     composer, ctok = COMPOSERS[top]
     stem = re.sub(r"\.(mxl|xml|krn)$", "", path)
     mv = re.search(r"movement(\d+)", stem)
@@ -264,6 +342,38 @@ def describe(path: str) -> tuple[str, str, str, str]:
     return composer, title, ctok, wtok
 
 
+def parse(path: str):
+    """A corpus score; a multi-voice ABC file (an Opus of one tune per voice) merged into one."""
+    from music21 import corpus, stream
+
+    s = corpus.parse(path)
+    return s.mergeScores() if isinstance(s, stream.Opus) else s
+
+
+def describe_from_metadata(path: str) -> tuple[str, str, str, str]:
+    """describe() for the unseen set: names from the score's own metadata.
+
+    Trecento pieces name their composer (or "Anonymous" and a manuscript) in the score.
+    """
+    top = path.split("/")[0]
+    md = parse(path).metadata
+
+    def first_line(t) -> str:
+        return " ".join(str(t or "").split("\n")[0].split())
+
+    composer = UNSEEN_COMPOSERS.get(top) or first_line(md.composer) or "Anonymous"
+    stem = Path(path).stem
+    title = first_line(md.title) or first_line(md.movementName)
+    if not title or title.endswith((".mxl", ".xml")):
+        title = stem.replace("_", " ")
+    if md.parentTitle:
+        title = f"{first_line(md.parentTitle)}: {title}"
+    if top == "monteverdi":
+        book, num = stem.split(".")[1:]
+        title = f"Madrigal, Book {book} No. {num}"
+    return composer, title, top, re.sub(r"[^a-z0-9]+", "_", stem.lower()).strip("_")
+
+
 def encoding_note(path: str) -> str:
     """Copyright/rights text embedded in the encoding, if any."""
     from music21 import corpus
@@ -286,7 +396,8 @@ def encoding_note(path: str) -> str:
         return "encoding credit: " + clean(m.group(1))
     m = re.search(r"!!!YEC:\s*(.+)", text)
     if m:
-        return "encoding: " + clean(m.group(1))
+        terms = " ".join(clean(t) for t in re.findall(r"!!!YEM:\s*(.+)", text))
+        return "encoding: " + clean(m.group(1)) + (f" ({terms})" if terms else "")
     return ""
 
 
@@ -340,9 +451,9 @@ def prepare_score(path: str, programs_for):
 
     Returns (score, qpm, measure start times in seconds, GM programs).
     """
-    from music21 import bar, corpus, instrument, meter, repeat, spanner, tempo
+    from music21 import bar, instrument, repeat, spanner, tempo
 
-    s = corpus.parse(path)
+    s = parse(path)
     is_chorale = path.startswith("bach/bwv") and "bwv846" not in path
     # Expand repeats on the whole score (so truncating cannot leave a dangling
     # repeat, which the MIDI writer rejects); drop them if malformed.
@@ -539,11 +650,23 @@ def fix_ogg_serial(path: Path, serial: int) -> None:
 
 # --------------------------------------------------------------------------
 
+# set -> (instrument families, pieces by genre, default output folder, default CSV for an output folder)
+SETS = {
+    "embedded": (FAMILIES, corpus_pieces, "plugins/classical/audio",
+                 lambda out: out.parent / "sources.csv"),
+    "unseen": (UNSEEN_FAMILIES, unseen_pieces, "../data/unseen", lambda out: out / "sources.csv"),
+}
+
+
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    ap.add_argument("--out", default="plugins/classical/audio", help="output folder")
+    ap.add_argument("--set", choices=sorted(SETS), default="embedded",
+                    help="embedded: the set in plugins/classical; unseen: a held-out set of other "
+                         "composers and instruments (default %(default)s)")
+    ap.add_argument("--out", default=None,
+                    help="output folder (default: plugins/classical/audio, or ../data/unseen)")
     ap.add_argument("--csv", default=None,
-                    help="sources CSV (default: <out>/../sources.csv)")
+                    help="sources CSV (default: <out>/../sources.csv, or <out>/sources.csv)")
     ap.add_argument("--count", type=int, default=64, help="number of excerpts")
     ap.add_argument("--quality", type=float, default=DEFAULT_QUALITY,
                     help="libvorbis quality 0..1 (default %(default)s)")
@@ -554,20 +677,21 @@ def main(argv=None) -> int:
     warnings.filterwarnings("ignore")
     if not Path(args.sf2).is_file():
         raise SystemExit(f"soundfont not found: {args.sf2} (apt-get install fluid-soundfont-gm)")
-    out = Path(args.out)
+    families, pieces, default_out, default_csv = SETS[args.set]
+    out = Path(args.out or default_out)
     out.mkdir(parents=True, exist_ok=True)
-    csv_path = Path(args.csv) if args.csv else out.parent / "sources.csv"
+    csv_path = Path(args.csv) if args.csv else default_csv(out)
     for old in out.glob("*.ogg"):
         old.unlink()
 
-    genres = corpus_pieces()
-    orders = {e: candidate_order(e, genres, args.seed) for e in POOLS}
+    genres = pieces()
+    orders = {e: candidate_order(e, genres, args.seed) for es in families.values() for e in es}
     used: set[str] = set()
     rows = []
     with tempfile.TemporaryDirectory() as tmp:
         tmp = Path(tmp)
         for i in range(args.count):
-            ens = slot_ensemble(i)
+            ens = slot_ensemble(i, families)
             done = False
             for path in orders[ens]:
                 if path in used:
