@@ -1,9 +1,11 @@
-"""The report's GAN: dense + ConvTranspose2d generator, dense discriminator, binary cross-entropy."""
+"""The report's GAN: dense + ConvTranspose2d generator, dense discriminator; binary cross-entropy (the
+report's loss) or WGAN-GP (SpecGAN's: a critic with a gradient penalty, several critic steps per generator step)."""
 
 from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
+from typing import Literal
 
 import torch
 import torch.nn.functional as F
@@ -22,11 +24,16 @@ class GANConfig(ModelConfig):
     max_stride: int = 8  # per axis and stage; an axis that needs more starts from a larger image
     disc_widths: list[int] = field(default_factory=lambda: [128, 64])  # discriminator's hidden layers, on [C·F]
     disc_dropout: float = 0.0  # dropout after each hidden discriminator layer
-    lr_generator: float = 2e-4  # Adam
-    lr_discriminator: float = 2e-4  # Adam
-    beta1: float = 0.5  # Adam's first beta for both (DCGAN's; PyTorch's default is 0.9)
+    loss: Literal["bce", "wgan_gp"] = "bce"  # bce: the report's; wgan_gp: Wasserstein critic + gradient penalty
+    gp_weight: float = 10.0  # wgan_gp: weight of the gradient penalty (WGAN-GP's and SpecGAN's λ)
+    # none: the loss's own recipe (RECIPES): the report's DCGAN Adam for bce, SpecGAN's for wgan_gp
+    critic_steps: int | None = None  # discriminator updates per generator update (one per training step)
+    lr_generator: float | None = None  # Adam
+    lr_discriminator: float | None = None  # Adam
+    beta1: float = 0.5  # Adam's first beta for both (DCGAN's and SpecGAN's; PyTorch's default is 0.9)
+    beta2: float | None = None  # Adam's second beta for both
     weight_decay: float = 1e-5  # Adam weight decay for both, as the report
-    real_label: float = 1.0  # target for real inputs in the discriminator loss; < 1 is one-sided label smoothing
+    real_label: float = 1.0  # bce: target for real inputs in the discriminator loss; < 1 is one-sided label smoothing
 
     def __post_init__(self) -> None:
         if self.noise_dim < 1:
@@ -41,14 +48,35 @@ class GANConfig(ModelConfig):
             raise ValueError(f"base_size and max_stride must be at least 1, got {self.base_size} and {self.max_stride}")
         if not 0 <= self.disc_dropout < 1:
             raise ValueError(f"disc_dropout must be in [0, 1), got {self.disc_dropout}")
-        if self.lr_generator <= 0 or self.lr_discriminator <= 0:
+        if self.loss not in RECIPES:
+            raise ValueError(f"loss must be one of {', '.join(RECIPES)}, got {self.loss!r}")
+        if self.gp_weight < 0:
+            raise ValueError(f"gp_weight must be non-negative, got {self.gp_weight}")
+        if self.setting("critic_steps") < 1:
+            raise ValueError(f"critic_steps must be at least 1, got {self.critic_steps}")
+        if self.setting("lr_generator") <= 0 or self.setting("lr_discriminator") <= 0:
             raise ValueError("lr_generator and lr_discriminator must be positive")
-        if not 0 <= self.beta1 < 1:
-            raise ValueError(f"beta1 must be in [0, 1), got {self.beta1}")
+        for key in ("beta1", "beta2"):
+            if not 0 <= self.setting(key) < 1:
+                raise ValueError(f"{key} must be in [0, 1), got {self.setting(key)}")
         if self.weight_decay < 0:
             raise ValueError(f"weight_decay must be non-negative, got {self.weight_decay}")
         if not 0.5 < self.real_label <= 1:
             raise ValueError(f"real_label must be in (0.5, 1], got {self.real_label}")
+
+    def setting(self, key: str) -> float:
+        """Setting ``key``, or the loss's recipe where it is left at none."""
+        value = getattr(self, key)
+        return RECIPES[self.loss][key] if value is None else value
+
+
+RECIPES: dict[str, dict[str, float]] = {
+    # the report's: DCGAN's Adam, one discriminator step per generator step
+    "bce": {"critic_steps": 1, "lr_generator": 2e-4, "lr_discriminator": 2e-4, "beta2": 0.999},
+    # WGAN-GP's (Gulrajani et al. 2017) as SpecGAN trains it (Donahue et al. 2019)
+    "wgan_gp": {"critic_steps": 5, "lr_generator": 1e-4, "lr_discriminator": 1e-4, "beta2": 0.9},
+}
+"""What a setting left at none takes, per loss."""
 
 
 @dataclass
@@ -110,7 +138,8 @@ class Generator(torch.nn.Module):
 
 
 class Discriminator(torch.nn.Module):
-    """``[B, C, F]`` flattened → dense layers (LeakyReLU 0.2) → one logit per input."""
+    """``[B, C, F]`` flattened → dense layers (LeakyReLU 0.2) → one logit (bce) or score (the critic of
+    wgan_gp) per input. No batch norm: it would couple a batch's inputs, which the gradient penalty forbids."""
 
     def __init__(self, shape: tuple[int, int], c: GANConfig) -> None:
         super().__init__()
@@ -128,11 +157,13 @@ class Discriminator(torch.nn.Module):
 
 
 class GAN(GenerativeModel):
-    """GAN: dense+ConvTranspose2d generator, dense discriminator, BCE; the report's spectrogram GAN.
+    """GAN: dense+ConvTranspose2d generator, dense discriminator, BCE or WGAN-GP; the report's spectrogram GAN.
 
-    ``training_step`` updates the discriminator on a real batch and as many fakes (loss: the
-    mean of the two BCE terms), then the generator once (non-saturating BCE: fakes labelled
-    real), each with its own Adam, through the trainer's ``update``; ``"loss"`` is the discriminator's.
+    Each ``training_step`` updates the discriminator on a real batch and as many fakes, and every
+    ``critic_steps``-th also the generator, each with its own Adam, through the trainer's ``update``;
+    ``"loss"`` is the discriminator's. bce: the mean of the two BCE terms, then non-saturating BCE
+    (fakes labelled real) for the generator. wgan_gp: the critic's ``D(fake) − D(real)`` plus
+    ``gp_weight`` · the gradient penalty, then ``−D(fake)`` for the generator.
     """
 
     name = "gan"
@@ -145,48 +176,76 @@ class GAN(GenerativeModel):
         super().__init__(shape, config)
         self.generator = Generator(self.shape, self.config)
         self.discriminator = Discriminator(self.shape, self.config)
+        self.critic_steps = int(self.config.setting("critic_steps"))
+        if self.critic_steps > 1:  # where in its cycle training is, checkpointed so a resumed run continues exactly
+            self.register_buffer("discriminator_updates", torch.zeros((), dtype=torch.long))
 
     def configure_optimizers(self) -> dict[str, torch.optim.Optimizer]:
-        c, betas = self.config, (self.config.beta1, 0.999)
-        return {
-            "generator": torch.optim.Adam(self.generator.parameters(), c.lr_generator, betas, weight_decay=c.weight_decay),
-            "discriminator": torch.optim.Adam(
-                self.discriminator.parameters(), c.lr_discriminator, betas, weight_decay=c.weight_decay
-            ),
-        }
+        c = self.config
+        betas = (c.beta1, c.setting("beta2"))
+        return {name: torch.optim.Adam(getattr(self, name).parameters(), c.setting(f"lr_{name}"), betas,
+                                       weight_decay=c.weight_decay)
+                for name in ("generator", "discriminator")}
 
     def fake(self, n: int, generator: torch.Generator | None = None, temperature: float = 1.0) -> torch.Tensor:
         device = self.generator.dense[0].weight.device
         return self.generator(noise((n, self.config.noise_dim), device, generator) * temperature)
 
-    def discriminator_loss(self, x: torch.Tensor, fake: torch.Tensor) -> torch.Tensor:
-        """Mean of the BCE on real inputs (target ``real_label``) and on fakes (target 0)."""
-        real_logits, fake_logits = self.discriminator(x), self.discriminator(fake)
-        real = F.binary_cross_entropy_with_logits(real_logits, torch.full_like(real_logits, self.config.real_label))
-        return 0.5 * (real + F.binary_cross_entropy_with_logits(fake_logits, torch.zeros_like(fake_logits)))
+    def discriminator_losses(self, x: torch.Tensor, fake: torch.Tensor) -> dict[str, torch.Tensor]:
+        """``"d_loss"`` (what the discriminator minimises) and its parts; ``"g_loss"``, the generator's
+        loss on these fakes before the update (free: the same scores)."""
+        real_scores, fake_scores = self.discriminator(x), self.discriminator(fake)
+        if self.config.loss == "bce":
+            real = F.binary_cross_entropy_with_logits(real_scores, torch.full_like(real_scores, self.config.real_label))
+            fake_term = F.binary_cross_entropy_with_logits(fake_scores, torch.zeros_like(fake_scores))
+            return {"d_loss": 0.5 * (real + fake_term), "g_loss": self.generator_loss_of(fake_scores)}
+        wasserstein = real_scores.mean() - fake_scores.mean()  # the critic's estimate of the distance
+        penalty = self.gradient_penalty(x, fake) if self.config.gp_weight else torch.zeros_like(wasserstein)
+        return {"d_loss": self.config.gp_weight * penalty - wasserstein, "g_loss": self.generator_loss_of(fake_scores),
+                "wasserstein": wasserstein, "gradient_penalty": penalty}
 
-    def generator_loss(self, fake: torch.Tensor) -> torch.Tensor:
-        logits = self.discriminator(fake)
-        return F.binary_cross_entropy_with_logits(logits, torch.ones_like(logits))
+    def gradient_penalty(self, x: torch.Tensor, fake: torch.Tensor) -> torch.Tensor:
+        """``mean((‖∇D(x̂)‖ − 1)²)`` at ``x̂`` uniformly between each real input and a fake: WGAN-GP's
+        soft 1-Lipschitz constraint. In fp32 whatever the autocast (a double backward in bf16 is too
+        coarse), and with gradients on even where the caller has them off (held-out losses)."""
+        x, fake = x.detach().float(), fake.detach().float()
+        mix = torch.rand(len(x), *([1] * (x.dim() - 1)), device=x.device)
+        with torch.enable_grad(), torch.autocast(x.device.type, enabled=False):
+            between = (mix * x + (1 - mix) * fake).requires_grad_(True)
+            (grad,) = torch.autograd.grad(self.discriminator(between).sum(), between, create_graph=True)
+            return ((grad.flatten(1).norm(dim=1) - 1) ** 2).mean()
+
+    def generator_loss_of(self, fake_scores: torch.Tensor) -> torch.Tensor:
+        """The generator's loss from the discriminator's scores of its fakes."""
+        if self.config.loss == "bce":
+            return F.binary_cross_entropy_with_logits(fake_scores, torch.ones_like(fake_scores))
+        return -fake_scores.mean()
+
+    def generators_turn(self) -> bool:
+        """Counts a discriminator update; True when the generator updates after it (every ``critic_steps``-th)."""
+        if self.critic_steps == 1:
+            return True
+        self.discriminator_updates += 1
+        return int(self.discriminator_updates) % self.critic_steps == 0
 
     def training_step(self, batch: Batch, update: Update) -> dict[str, torch.Tensor]:
         fake = self.fake(len(batch))
-        d_loss = self.discriminator_loss(batch.x, fake.detach())
-        update(d_loss, "discriminator")
-        self.discriminator.requires_grad_(False)  # the generator's update needs no gradients for these weights
-        try:
-            g_loss = self.generator_loss(fake)
-            update(g_loss, "generator")
-        finally:
-            self.discriminator.requires_grad_(True)
-        return {"loss": d_loss.detach(), "d_loss": d_loss.detach(), "g_loss": g_loss.detach()}
+        losses = self.discriminator_losses(batch.x, fake.detach())
+        update(losses["d_loss"], "discriminator")
+        if self.generators_turn():
+            self.discriminator.requires_grad_(False)  # the generator's update needs no gradients for these weights
+            try:
+                losses["g_loss"] = self.generator_loss_of(self.discriminator(fake))
+                update(losses["g_loss"], "generator")
+            finally:
+                self.discriminator.requires_grad_(True)
+        return {"loss": losses["d_loss"].detach(), **{k: v.detach() for k, v in losses.items()}}
 
     @torch.no_grad()
     def evaluation_losses(self, batch: Batch) -> dict[str, torch.Tensor]:
-        """Both losses on held-out real data against fresh fakes, nothing updated."""
-        fake = self.fake(len(batch))
-        d_loss = self.discriminator_loss(batch.x, fake)
-        return {"loss": d_loss, "d_loss": d_loss, "g_loss": self.generator_loss(fake)}
+        """The same losses on held-out real data against fresh fakes, nothing updated."""
+        losses = {k: v.detach() for k, v in self.discriminator_losses(batch.x, self.fake(len(batch))).items()}
+        return {"loss": losses["d_loss"], **losses}
 
     def noise_shapes(self, n: int, frames: int) -> dict[str, tuple[int, ...]]:
         """Dense layers fix the size: ``frames`` is ``F`` (the core refuses other lengths)."""
@@ -211,7 +270,7 @@ def register_presets(register):
     register("debug", {"model.noise_dim": 16, "model.dense_widths": [32], "model.channels": [8, 4],
                        "model.base_size": 4, "model.disc_widths": [32]}, model=GAN.name)
     register("default", {"batch_size": 10}, model=GAN.name)
-    register("seed", {"repr": "stft", "repr.form": "magnitude", "repr.n_fft": 2048, "repr.hop_length": 512,
+    register("seed", {"model.loss": "bce", "repr": "stft", "repr.form": "magnitude", "repr.n_fft": 2048, "repr.hop_length": 512,
                       "data.sample_rate": 3150, "data.clip_seconds": 29.0, "data.segments": 1,
                       "model.noise_dim": 1024, "model.weight_decay": 1e-5, "batch_size": 10, "epochs": 100},
              model=GAN.name)
