@@ -17,7 +17,8 @@ class Conv1dVAEConfig(VAEConfig):
 
 
 class Conv1dVAE(VAE):
-    """VAE: strided Conv1d encoder, ConvTranspose1d decoder, latent sequence; MSE + KL.
+    """VAE: strided Conv1d encoder, ConvTranspose1d decoder, latent sequence; MSE and/or
+    multi-resolution STFT + KL.
 
     Encoder stage i: ``Conv1d(widths[i-1], widths[i])`` (``C`` input channels for stage 0) with
     stride = the stage's factor and kernel 2 × factor, or stride 1 and kernel ``kernel_size``

@@ -17,8 +17,10 @@ import torch.nn.functional as F
 
 from audiozoo import GenerativeModel, ModelConfig
 from audiozoo.model import Batch, SampleOptions, Update
+from audiozoo_plugins.spectral_loss import SIZES, MultiResolutionStftLoss
 
 Activation = Literal["relu", "leaky_relu", "elu", "gelu"]
+ReconLoss = Literal["mse", "stft", "mse+stft"]
 MONOTONIC: frozenset[Activation] = frozenset({"relu", "leaky_relu", "elu"})
 """Activations that never decrease, so they commute with max pooling (GELU dips below zero)."""
 
@@ -44,6 +46,9 @@ class VAEConfig(ModelConfig):
     weight_decay: float = 0.0  # Adam weight decay (the report gives it for its GAN only)
     kl_weight: float = 0.01  # beta: weight of the KL term, both terms per input element
     kl_warmup_steps: int = 300  # beta rises linearly from 0 over this many updates (0: no warm-up)
+    recon_loss: ReconLoss = "mse"  # mse: on the features; stft: multi-resolution STFT of the decoded audio
+    stft_weight: float = 1.0  # weight of the stft term (the mse term's is 1)
+    stft_sizes: list[int] = field(default_factory=lambda: list(SIZES))  # the stft term's window sizes (hop: a quarter)
 
     def __post_init__(self) -> None:
         if not self.widths or any(w < 1 for w in self.widths):
@@ -60,6 +65,10 @@ class VAEConfig(ModelConfig):
             raise ValueError(f"lr must be positive, got {self.lr}")
         if self.weight_decay < 0 or self.kl_weight < 0 or self.kl_warmup_steps < 0:
             raise ValueError("weight_decay, kl_weight and kl_warmup_steps must be non-negative")
+        if self.stft_weight <= 0:
+            raise ValueError(f"stft_weight must be positive, got {self.stft_weight}")
+        if not self.stft_sizes or any(n < 4 for n in self.stft_sizes):
+            raise ValueError(f"stft_sizes must be a non-empty list of window sizes of at least 4, got {self.stft_sizes}")
 
 
 @dataclass
@@ -89,13 +98,13 @@ def plan_factors(frames: int, stages: int, factor: int, min_latent_frames: int) 
 
 def register_vae_presets(register: Callable[..., None], model: str, seed_epochs: int) -> None:
     """A VAE's part of the shared presets: its tiny size (``debug``), its budget's batch
-    (``default``) and the report's settings (``seed``: waveform halves, ``seed_epochs`` epochs)."""
+    (``default``) and the report's settings (``seed``: waveform halves, ``seed_epochs`` epochs, MSE)."""
     presets: dict[str, dict[str, Any]] = {
         "debug": {"model.widths": [16, 32], "model.latent_channels": 8, "model.kernel_size": 3,
                   "model.min_latent_frames": 4, "model.lr": 3e-3},
         "default": {"batch_size": 4},
         "seed": {"repr": "waveform", "data.sample_rate": 3150, "data.clip_seconds": 29.0, "data.segments": 2,
-                 "epochs": seed_epochs},
+                 "epochs": seed_epochs, "model.recon_loss": "mse"},
     }
     for name, overrides in presets.items():
         register(name, overrides, model=model)
@@ -107,7 +116,14 @@ class VAE(GenerativeModel):
     Subclasses build ``encoder`` (``[B, C, P] → [B, widths[-1], P / hop]``) and ``decoder``
     (``[B, widths[-1], P / hop] → [B, C, P]``) from the per-stage ``factors``; ``P`` is ``F``
     padded with zeros (the standardised mean) up to a multiple of ``hop``, and the output is
-    cropped back to ``F``. Loss: MSE + beta·KL, both per input element.
+    cropped back to ``F``. Loss: reconstruction + beta·KL, both per input element; the
+    reconstruction is the MSE on the features, a multi-resolution STFT loss on the decoded audio
+    (:mod:`audiozoo_plugins.spectral_loss`), or their sum (``recon_loss``).
+
+    The STFT term needs a decoder with gradients: it applies on exact representations (waveform,
+    complex stft), whose decode is differentiable. Elsewhere (stft magnitude, mel, mfcc, latent) it
+    is left out and the MSE stands alone: their decode is Griffin-Lim or a frozen model, and their
+    features already are log spectra, on which the MSE is a log-spectral distance.
     """
 
     can_reconstruct = True
@@ -131,6 +147,7 @@ class VAE(GenerativeModel):
         self.from_latent = torch.nn.Sequential(torch.nn.Conv1d(c.latent_channels, c.widths[-1], 1), activation(c.activation))
         self.decoder = self.build_decoder(channels)
         self.register_buffer("updates", torch.zeros((), dtype=torch.long))  # drives the KL warm-up; saved with the model
+        self.spectral = MultiResolutionStftLoss(c.stft_sizes) if "stft" in c.recon_loss else None
 
     @abstractmethod
     def build_encoder(self, channels: int) -> torch.nn.Module:
@@ -153,13 +170,28 @@ class VAE(GenerativeModel):
         """Latent ``[B, latent_channels, L]`` → ``[B, C, frames]`` (``F`` when not given; at most ``L · hop``)."""
         return self.decoder(self.from_latent(z))[..., : frames or self.shape[1]]
 
-    def losses(self, x: torch.Tensor, sample_latent: bool = True) -> dict[str, torch.Tensor]:
+    def losses(self, batch: Batch, sample_latent: bool = True) -> dict[str, torch.Tensor]:
+        x = batch.x
         mean, logvar = self.posterior(x)
         z = mean + torch.randn_like(mean) * (0.5 * logvar).exp() if sample_latent else mean
-        recon = F.mse_loss(self.decode_latent(z, x.shape[-1]), x)
+        terms = self.reconstruction_terms(self.decode_latent(z, x.shape[-1]), batch)
+        recon = terms.get("mse", 0.0) + self.config.stft_weight * terms.get("stft", 0.0)
         kl = 0.5 * (mean.square() + logvar.exp() - 1.0 - logvar).sum() / x.numel()
         beta = self.beta()
-        return {"loss": recon + beta * kl, "recon": recon, "kl": kl, "beta": torch.tensor(beta, device=x.device)}
+        return {"loss": recon + beta * kl, "recon": recon, **terms, "kl": kl,
+                "beta": torch.tensor(beta, device=x.device)}
+
+    def reconstruction_terms(self, y: torch.Tensor, batch: Batch) -> dict[str, torch.Tensor]:
+        """``mse`` (features) and ``stft`` (decoded audio against the batch's) as ``recon_loss`` asks;
+        the mse alone where the representation has no differentiable decode."""
+        rep, terms = batch.representation, {}
+        spectral = self.spectral is not None and rep.is_exact
+        if spectral:
+            with torch.autocast(y.device.type, enabled=False):  # decode and STFT in float32
+                terms["stft"] = self.spectral(rep.decode(y.float(), batch.audio.shape[-1]), batch.audio)
+        if "mse" in self.config.recon_loss or not spectral:
+            terms["mse"] = F.mse_loss(y, batch.x)
+        return terms
 
     def beta(self) -> float:
         """The KL weight now: ``kl_weight`` after a linear warm-up over ``kl_warmup_steps`` updates."""
@@ -174,14 +206,14 @@ class VAE(GenerativeModel):
         return {"vae": torch.optim.Adam(self.parameters(), lr=self.config.lr, weight_decay=self.config.weight_decay)}
 
     def training_step(self, batch: Batch, update: Update) -> dict[str, torch.Tensor]:
-        losses = self.losses(batch.x)
+        losses = self.losses(batch)
         self.updates += 1  # the KL warm-up counts updates
         return losses
 
     @torch.no_grad()
     def evaluation_losses(self, batch: Batch) -> dict[str, torch.Tensor]:
         """The training losses with the latent mean instead of a draw, so they are deterministic."""
-        return self.losses(batch.x, sample_latent=False)
+        return self.losses(batch, sample_latent=False)
 
     def noise_shapes(self, n: int, frames: int) -> dict[str, tuple[int, ...]]:
         return {"noise": (n, self.config.latent_channels, math.ceil(frames / self.hop))}

@@ -28,7 +28,8 @@ class ConvPoolVAEConfig(VAEConfig):
 
 
 class ConvPoolVAE(VAE):
-    """VAE: Conv1d+pooling encoder, Upsample+Conv1d decoder, latent sequence; MSE + KL.
+    """VAE: Conv1d+pooling encoder, Upsample+Conv1d decoder, latent sequence; MSE and/or
+    multi-resolution STFT + KL.
 
     Encoder stage i: ``convs_per_stage`` × (``Conv1d(kernel_size, same)`` → activation), the
     first from ``widths[i-1]`` (``C`` for stage 0) to ``widths[i]``, then pooling by the stage's
