@@ -9,10 +9,11 @@ import numpy as np
 import torch
 
 from audiozoo.data.audio import write_audio
-from audiozoo.plots import save_spectrograms
+from audiozoo.plots import log_spectrogram, save_spectrograms
 from audiozoo.train.rundir import reconstruction_files, sample_files
 
 if TYPE_CHECKING:
+    from audiozoo.train.tensorboard import TensorBoard
     from audiozoo.train.trained import Run
 
 PANELS = 4
@@ -20,9 +21,9 @@ PANELS = 4
 
 
 def write_samples(folder: Path, run: Run, n: int, seed: int, seconds: float | None = None,
-                  real: np.ndarray | None = None, **options: Any) -> list[Path]:
+                  real: np.ndarray | None = None, board: TensorBoard | None = None, **options: Any) -> list[Path]:
     """``n`` generated clips as WAV (``seconds`` long, with the model's sampling ``options``), and a PNG
-    of the first few beside a real clip."""
+    of the first few beside a real clip; on ``board`` too, at the run's step, when given."""
     waves = run.sample(n, seed, seconds, **options).numpy()
     wavs, png = sample_files(folder, n)
     for path, wave in zip(wavs, waves):
@@ -30,7 +31,21 @@ def write_samples(folder: Path, run: Run, n: int, seed: int, seconds: float | No
     panels = {} if real is None else {"real (test clip)": real}
     panels.update({f"sample {i}": w for i, w in enumerate(waves[:PANELS])})
     save_spectrograms(png, panels, run.representation.sample_rate)
+    if board is not None:
+        clips = {f"samples/{i:02d}": wave for i, wave in enumerate(waves)}
+        board.images(run.progress.step, spectrogram_pictures(clips))
+        board.audio(run.progress.step, clips, run.representation.sample_rate)
     return [*wavs, png]
+
+
+def spectrogram_pictures(waves: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+    """Each clip's spectrogram as an RGB picture ``[freq, frames, 3]`` in [0, 1], drawn as in the PNGs:
+    low frequencies at the bottom, magma, 80 dB below the loudest clip's peak."""
+    from matplotlib import colormaps
+
+    specs = {label: log_spectrogram(wave)[::-1] for label, wave in waves.items()}
+    top = max(spec.max() for spec in specs.values())
+    return {label: colormaps["magma"](np.clip((spec - top + 80) / 80, 0, 1))[..., :3] for label, spec in specs.items()}
 
 
 def write_reconstructions(folder: Path, run: Run, clips: np.ndarray) -> list[Path]:

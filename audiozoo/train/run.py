@@ -36,6 +36,7 @@ from audiozoo.train.outputs import write_reconstructions, write_samples
 from audiozoo.train.resolve import clip_samples, read_config_overrides, resolve, train_config_of
 from audiozoo.train.rundir import RunDir, checkpoint_state
 from audiozoo.train.settings import TrainConfig, pick_device
+from audiozoo.train.tensorboard import TensorBoard
 from audiozoo.train.trained import Run, build_model
 from audiozoo.train.trainer import Progress, TrainingDiverged, TrainingInterrupted, steps_per_epoch, train
 from audiozoo.train.update import Updater
@@ -162,10 +163,12 @@ def _train_in(run_dir: RunDir, settings: dict[str, dict[str, Any]], resuming: bo
             run_dir.save_checkpoint(state.state_dict())
         saved = at.step
 
-    with open(run_dir.metrics if lead else os.devnull, "a") as metrics:
+    with open(run_dir.metrics if lead else os.devnull, "a") as metrics, \
+            TensorBoard(run_dir.tensorboard if lead else None, purge_step=progress.step + 1) as board:
         def log(record: dict[str, Any]) -> None:
             metrics.write(json.dumps(record) + "\n")
             metrics.flush()
+            board.scalars(record["step"], {k: v for k, v in record.items() if k not in ("step", "epoch", "seconds")})
 
         def validate(at: Progress) -> None:
             losses = validation_losses(updater, held_out, train_config.seed)
@@ -181,13 +184,13 @@ def _train_in(run_dir: RunDir, settings: dict[str, dict[str, Any]], resuming: bo
             raise TrainingDiverged(f"{err}; {_kept(run_dir, saved)}") from None
         if train_config.valid_every and progress.validated != progress.step:
             validate(progress)  # at the end, once (a resumed finished run has validated already)
-    save(progress)
-    if updater.ema is not None:
-        updater.ema.copy_to(model)  # from here on the run samples and evaluates with the averaged weights
-    result = Run(run_dir.path, settings, model, rep, progress)
-    if lead:
-        say("writing samples" + (" and reconstructions" if model.can_reconstruct else ""))
-        result.files = write_outputs(result, data, test_idx)
+        save(progress)
+        if updater.ema is not None:
+            updater.ema.copy_to(model)  # from here on the run samples and evaluates with the averaged weights
+        result = Run(run_dir.path, settings, model, rep, progress)
+        if lead:
+            say("writing samples" + (" and reconstructions" if model.can_reconstruct else ""))
+            result.files = write_outputs(result, data, test_idx, board)
     return result
 
 
@@ -226,14 +229,15 @@ def validation_losses(updater: Updater, held_out: list[Batch], seed: int) -> dic
     return distributed.mean_across_ranks({k: v / clips for k, v in totals.items()})
 
 
-def write_outputs(run: Run, data: PreparedData, test_idx: np.ndarray) -> dict[str, list[Path]]:
-    """Loss curves, samples and (autoencoders) reconstructions of test clips, in the run directory."""
+def write_outputs(run: Run, data: PreparedData, test_idx: np.ndarray, board: TensorBoard) -> dict[str, list[Path]]:
+    """Loss curves, samples and (autoencoders) reconstructions of test clips, in the run directory;
+    the samples on ``board`` too (only here, at the end: sampling at every checkpoint costs seconds on a CPU)."""
     config, run_dir = train_config_of(run.settings), run.dir
     test = np.asarray(data.segments[test_idx])
     if run.metrics:
         save_loss_curves(run_dir.losses, run.metrics)
     real = test[0] if len(test) else None
-    write_samples(run_dir.samples, run, config.samples, config.seed, real=real)
+    write_samples(run_dir.samples, run, config.samples, config.seed, real=real, board=board)
     if run.model.can_reconstruct and len(test) and config.reconstructions:
         write_reconstructions(run_dir.reconstructions, run, test[: config.reconstructions, : run.segment_samples])
     return run_dir.files()

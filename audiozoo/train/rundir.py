@@ -5,6 +5,7 @@
     RUN_DIR/
     ├── config.toml            every setting, resolved (reproduce with audiozoo run config=...)
     ├── metrics.jsonl          one line per logged step (and per validation)
+    ├── events.out.tfevents.*  the same curves, and the samples at the end, for TensorBoard (one file a session)
     ├── losses.png             the loss curves
     ├── checkpoints/latest.pt  the checkpoint (its entries: checkpoint_state below)
     ├── samples/               sample_NN.wav, samples.png
@@ -108,6 +109,9 @@ class RunDir:
 
     config = property(lambda self: self.path / "config.toml")
     metrics = property(lambda self: self.path / "metrics.jsonl")
+    # TensorBoard's event files lie in the run's own folder, so `tensorboard --logdir runs` names a run by it.
+    tensorboard = property(lambda self: self.path)
+    events = property(lambda self: sorted(self.tensorboard.glob("events.out.tfevents.*")))
     losses = property(lambda self: self.path / "losses.png")
     checkpoints = property(lambda self: self.path / "checkpoints")
     checkpoint = property(lambda self: self.checkpoints / "latest.pt")
@@ -163,6 +167,8 @@ class RunDir:
         files = {"config": [self.config], "metrics": [self.metrics], "checkpoint": [self.checkpoint]}
         if self.losses.is_file():
             files["loss curves"] = [self.losses]
+        if self.events:
+            files["tensorboard"] = self.events
         for label, folder in (("samples", self.samples), ("reconstructions", self.reconstructions)):
             if folder.is_dir():
                 files[label] = sorted(folder.iterdir())
