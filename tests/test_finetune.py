@@ -8,15 +8,19 @@ import tomllib
 from pathlib import Path
 
 import pytest
+import torch
 from click.testing import CliRunner
 
 from audiozoo.cli import cli
+from audiozoo.train.finetune import init_settings, start_from
 from audiozoo.train.run import run
+from audiozoo.train.trained import build_model
 from conftest import write_music
 
 SOURCE = {"model": "vae_1dconv", "preset": "debug", "data.clip_seconds": 0.5, "data.segments": 1,
-          "model.lr": 0.01, "epochs": 3, "device": "cpu", "samples": 1, "reconstructions": 0}
-"""A debug VAE on the embedded music, on short clips so that it trains in seconds."""
+          "model.lr": 0.01, "epochs": 3, "ema": 0.9, "device": "cpu", "samples": 1, "reconstructions": 0}
+"""A debug VAE on the embedded music, on short clips so that it trains in seconds; with an EMA, so that
+a fine-tuned run has two sets of weights to choose from."""
 
 
 def first_loss(run_dir: Path) -> float:
@@ -49,14 +53,20 @@ def test_a_fine_tuned_run_starts_below_one_from_scratch(source, notes):
     assert recorded["model"] == tomllib.loads((source / "config.toml").read_text())["model"]  # the source's model
     assert recorded["data"]["root"] == notes["data.root"] and recorded["data"]["clip_seconds"] == 0.5
     assert tuned.progress.step == scratch.progress.step  # a fresh budget: the source's epochs on the new data
+    again = run(progress=False, config=str(tuned.path / "config.toml"), runs_dir=notes["runs_dir"])
+    assert first_loss(again.path) == first_loss(tuned.path)  # config.toml reproduces the fine-tuning
 
 
-def test_keeping_the_statistics_loads_them(source, notes):
-    import torch
-
-    kept = run(progress=False, init=str(source), init_stats="keep", epochs=1, **notes)
-    theirs = torch.load(source / "checkpoints" / "latest.pt", weights_only=True)["representation"]
-    assert torch.equal(kept.representation.mean.cpu(), theirs["mean"])
+@pytest.mark.parametrize("stats", ["refit", "keep"])
+def test_the_model_starts_from_the_ema_weights_and_keeps_statistics_when_asked(source, notes, stats):
+    settings = init_settings({"init": str(source), **notes, "init_stats": stats})
+    rep, model = build_model(settings)
+    start_from(settings, model, rep)
+    state = torch.load(source / "checkpoints" / "latest.pt", weights_only=True)
+    for name, weight in model.named_parameters():  # the weights the source samples with
+        assert torch.equal(weight.detach(), state["ema"]["weights"][name]), name
+    assert any(not torch.equal(w, state["model"][k]) for k, w in state["ema"]["weights"].items())  # two sets to choose from
+    assert torch.equal(rep.mean, state["representation"]["mean"]) == (stats == "keep")  # refit: fitted in the run
 
 
 @pytest.mark.parametrize("args, message", [

@@ -82,8 +82,8 @@ def initial_state(settings: dict[str, dict[str, Any]], model: GenerativeModel) -
                     if k not in own or k not in weights or own[k].shape != weights[k].shape)
     if misfit:
         raise AudiozooError(f"init={source.path}: its weights do not fit the model these settings build "
-                            f"({_why(misfit[0], weights, own)}); fine-tuning keeps the run's architecture: leave out "
-                            f"{_changed(source.read_settings(), settings) or 'the model settings that change it'}")
+                            f"({_why(misfit[0], weights, own)}); fine-tuning keeps the run's architecture: "
+                            f"{_advice(source.read_settings(), settings)}")
     return weights, state["representation"]
 
 
@@ -95,9 +95,10 @@ def _why(key: str, theirs: dict[str, Any], ours: dict[str, Any]) -> str:
     return f"{key} is {list(theirs[key].shape)} there, {list(ours[key].shape)} here"
 
 
-def _changed(source: dict[str, dict[str, Any]], settings: dict[str, dict[str, Any]]) -> str:
-    """The settings that build another model than the source's: model keys, and the clip length."""
+def _advice(source: dict[str, dict[str, Any]], settings: dict[str, dict[str, Any]]) -> str:
+    """What to undo to build the source's model again: the model keys that differ, and the clip length."""
     keys = [f"model.{k}={v}" for k, v in settings["model"].items() if source["model"].get(k) != v]
+    advice = [f"leave out {', '.join(keys)}"] if keys else []
     if clip_samples(source) != clip_samples(settings):
-        keys.append("a new clip length (data.clip_seconds, data.segments, crop_seconds)")
-    return ", ".join(keys)
+        advice.append(f"keep its clips of {clip_samples(source)} samples (data.clip_seconds, data.segments, crop_seconds)")
+    return " and ".join(advice) or "leave out the model settings that change it"
