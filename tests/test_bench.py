@@ -93,6 +93,8 @@ def test_bench_refuses_to_mix_settings_and_bad_patterns(settings):
     assert none.exit_code == 2 and "no cell matches models=nothing*" in none.output
     typo = runner.invoke(cli, ["bench", "models=tiny", "reprs=mel", *args, "model.nope=1"])
     assert typo.exit_code == 2 and "nope" in typo.output
+    init = runner.invoke(cli, ["bench", "models=tiny", *args, "init=runs/some-run"])
+    assert init.exit_code == 2 and "use audiozoo run init=RUN_DIR" in init.output
 
 
 class Counting(GenerationMetric):

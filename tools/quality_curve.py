@@ -4,6 +4,7 @@
     python tools/quality_curve.py model=flow repr=mel [minutes=2,4,8,15,30] [name=flow-mel]
                                   [curves_dir=runs/curves] [preset=quality] [KEY=VALUE ...]
     python tools/quality_curve.py plot [curves_dir=runs/curves]
+    python tools/quality_curve.py picture RUN_DIR [out=samples.png] [n=3] [seed=0]
 
 The first form trains ``audiozoo run`` (``preset=quality`` unless another is named) to the first
 budget, evaluates it exactly as ``audiozoo bench`` evaluates a cell (samples as long as the real
@@ -18,6 +19,9 @@ The second form writes ``curves.md`` (a table: structure distance, music-likenes
 steps per cell and minute, with the real-vs-real reference and the closest noise sentinel) and
 ``curves.png`` (structure distance against minutes, log scale, with those rows as lines) from
 every curve under ``CURVES_DIR``.
+
+The third writes the README's picture: two held-out clips of the run's data beside ``n`` samples
+as long as they are (the bench's split; the samples drawn with ``seed``).
 """
 
 from __future__ import annotations
@@ -34,17 +38,21 @@ os.environ.setdefault("OPENBLAS_THREAD_TIMEOUT", "1")  # librosa's BLAS threads 
 from audiozoo import api  # noqa: E402
 from audiozoo.atomic import atomic_file  # noqa: E402
 from audiozoo.bench.cell import sentinel_cache  # noqa: E402
-from audiozoo.bench.evaluate import evaluate, metrics_for  # noqa: E402
+from audiozoo.bench.evaluate import evaluate, metrics_for, split_by_file  # noqa: E402
 from audiozoo.data.prepare import prepare  # noqa: E402
 from audiozoo.overrides import parse_overrides  # noqa: E402
+from audiozoo.plots import save_spectrograms  # noqa: E402
 from audiozoo.report.tables import fmt  # noqa: E402
 from audiozoo.sentinels import REAL  # noqa: E402
 from audiozoo.train.rundir import RunDir  # noqa: E402
 from audiozoo.train.run import run  # noqa: E402
 from audiozoo.train.tomlfile import write_toml  # noqa: E402
+from audiozoo.train.trained import load_run  # noqa: E402
 
 MINUTES = (2, 4, 8, 15, 30)
 PIVOT = "structure_distance"
+FLOOR = 1e-4
+"""Where the plot draws a distance of zero or below (the unbiased estimate of two alike sets can be negative)."""
 SHOWN = ("structure_distance", "music_likeness", "copies", "diversity")
 
 
@@ -84,6 +92,7 @@ def curve(overrides: dict[str, Any]) -> Path:
 def plot(folder: Path) -> tuple[Path, Path]:
     """curves.md and curves.png from every curve.json under ``folder``."""
     import matplotlib
+    import matplotlib.ticker
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
@@ -97,7 +106,7 @@ def plot(folder: Path) -> tuple[Path, Path]:
         for p in points:
             lines.append(f"| {name} | {p['minutes']:g} | {p['steps']} | "
                          + " | ".join(fmt(p["metrics"].get(m)) for m in SHOWN) + " |")
-        axis.plot([p["minutes"] for p in points], [max(p["metrics"][PIVOT], 1e-4) for p in points], "o-", label=name)
+        axis.plot([p["minutes"] for p in points], [max(p["metrics"][PIVOT], FLOOR) for p in points], "o-", label=name)
     last = next(iter(curves.values()))[-1]
     rows = {REAL: last["reference"], **last["sentinels"]}
     noise = {label: row for label, row in rows.items() if label.startswith("noise")}
@@ -108,8 +117,10 @@ def plot(folder: Path) -> tuple[Path, Path]:
     axis.axhline(3 * real, color="k", ls=":", lw=1, label="3 × real")
     closest = min(noise, key=lambda label: noise[label][PIVOT])
     axis.axhline(noise[closest][PIVOT], color="r", ls="--", lw=1, label=f"{closest} ({noise[closest][PIVOT]:.3g})")
-    axis.set(xscale="log", yscale="log", xlabel="training minutes", ylabel=f"{PIVOT} (lower is better)",
-             xticks=MINUTES, xticklabels=[str(m) for m in MINUTES], title="Learning curves on the ruler")
+    axis.set(xscale="log", yscale="log", xlabel="training minutes (2 CPU cores)",
+             ylabel=f"{PIVOT} (lower is better; ≤ 0 drawn at {FLOOR:g})", title=f"Learning curves on the ruler: {folder.name}")
+    axis.set_xticks(MINUTES, [str(m) for m in MINUTES])
+    axis.xaxis.set_minor_formatter(matplotlib.ticker.NullFormatter())
     axis.legend(fontsize=8)
     figure.tight_layout()
     md, png = folder / "curves.md", folder / "curves.png"
@@ -120,8 +131,27 @@ def plot(folder: Path) -> tuple[Path, Path]:
     return md, png
 
 
+def picture(run_dir: Path, out: Path, n: int, seed: int) -> Path:
+    """Held-out clips beside samples of the same length, one shared colour scale."""
+    trained = load_run(run_dir)
+    data = prepare(api.get_dataset(trained.settings["run"]["data"], **trained.settings["data"]), progress=False)
+    reference_idx, _ = split_by_file(data, data.split_indices()[1])
+    real = data.segments[reference_idx[::2][:2]]
+    seconds = real.shape[1] / trained.representation.sample_rate
+    samples = trained.sample(n, seed=seed, seconds=seconds if trained.model.any_length else None).numpy()
+    panels = {f"real (held out) {i}": w for i, w in enumerate(real)}
+    panels.update({f"sample {i} ({trained.settings['run']['model']} × {trained.settings['run']['repr']}, "
+                   f"{trained.progress.step} steps)": w for i, w in enumerate(samples)})
+    save_spectrograms(out, panels, trained.representation.sample_rate)
+    return out
+
+
 def main(args: list[str]) -> None:
-    if args[:1] == ["plot"]:
+    if args[:1] == ["picture"] and len(args) > 1:
+        overrides = parse_overrides(args[2:])
+        print(picture(Path(args[1]), Path(str(overrides.get("out", "samples.png"))), int(overrides.get("n", 3)),
+                      int(overrides.get("seed", 0))))
+    elif args[:1] == ["plot"]:
         overrides = parse_overrides(args[1:])
         for path in plot(Path(str(overrides.get("curves_dir", "runs/curves")))):
             print(path)

@@ -169,6 +169,10 @@ def bench(models: Any = None, reprs: Any = None, priors: Any = None, name: str =
           echo: Callable[[str], None] = print, **overrides: Any) -> tuple[list[Cell], dict[str, Path]]:
     """Run the matrix and write its tables; returns the cells and the report's files. ``launcher=``
     and ``launcher.KEY=`` say how the cells run, not what they compute: they are no cell's settings."""
+    if "init" in overrides or "resume" in overrides:
+        key = "init" if "init" in overrides else "resume"
+        raise AudiozooError(f"{key}= names one run, and a bench trains every cell alike from scratch; "
+                            f"use audiozoo run {key}=RUN_DIR")
     folder = Path(runs_dir) / name
     launcher, overrides = launcher_from(overrides, folder)
     cells = plan(models, reprs, overrides, folder)
