@@ -117,7 +117,8 @@ def griffinlim(
     inner = length if frames(length, hop_length) == num_frames else hop_length * (num_frames - 1)
     frame = _FrameTransform(n_fft, hop_length, window, num_frames, inner)
     target = magnitude.transpose(-2, -1).contiguous()
-    angles = target * random_phasor(tuple(magnitude.shape[-2:]), magnitude.device).T
+    # int(): under tracing sizes are tensors, which would miss the cache and put a random draw in the file
+    angles = target * random_phasor(tuple(int(s) for s in magnitude.shape[-2:]), magnitude.device).T
     eps = torch.finfo(target.dtype).tiny
     accel = momentum / (1.0 + momentum)
     previous = None

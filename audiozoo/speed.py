@@ -28,12 +28,19 @@ def in_blocks(fn: Layer, x: torch.Tensor, out_shape: Sequence[int], samples: int
 
     The output is allocated before any block's temporaries, so each call allocates in the same order.
     """
+    if exporting():  # an exported file takes any batch: one block, as on a GPU
+        return fn(x)
     out = x.new_empty(tuple(out_shape))
     start = 0
     for y in each_block(fn, x, samples):
         out[start : start + len(y)] = y
         start += len(y)
     return out
+
+
+def exporting() -> bool:
+    """Whether a model is being traced or exported: the plain fallbacks then, which any runtime runs."""
+    return torch.jit.is_tracing() or torch.compiler.is_exporting()
 
 
 def each_block(fn: Layer, x: torch.Tensor, samples: int) -> Iterator[torch.Tensor]:
@@ -65,6 +72,8 @@ class ChannelsLast(torch.nn.Sequential):
     """
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if exporting():  # an exported file holds the plain layers
+            return super().forward(x)
         return run_channels_last(self, x)
 
 

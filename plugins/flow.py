@@ -112,7 +112,7 @@ class Flow(GenerativeModel):
     def velocity(self, x: torch.Tensor, t: float, precision: str = "fp32") -> torch.Tensor:
         """The velocity at ``x`` and time ``t`` (< 1), as sampling integrates it."""
         with torch.autocast(x.device.type, dtype=torch.bfloat16, enabled=precision == "bf16"):
-            out = self.predict(x, torch.full((len(x),), t, device=x.device))
+            out = self.predict(x, x.new_full(x.shape[:1], t))  # the batch read from x, so a traced file takes any
         return out if self.config.prediction == "velocity" else (out - x) / (1 - t)
 
     def loss(self, x1: torch.Tensor, generator: torch.Generator | None = None) -> torch.Tensor:

@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 import soundfile as sf
 from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+from tensorboard.backend.event_processing.plugin_event_accumulator import EventAccumulator as PluginAccumulator
 
 from audiozoo.train import tensorboard
 from audiozoo.train.run import run
@@ -46,12 +47,17 @@ def test_a_run_writes_its_curves_and_samples_for_tensorboard(tiny):
         assert {e.step: e.value for e in board.Scalars(tag)} == pytest.approx(points, rel=1e-6), tag
     # The samples at the last step: each one's spectrogram, and its audio at the run's rate.
     last, rate = result.progress.step, result.representation.sample_rate
-    assert {"samples/00", "samples/01"} == set(board.Tags()["images"]) == set(board.Tags()["audio"])
-    image, clip = board.Images("samples/00"), board.Audio("samples/00")
+    assert board.Tags()["images"] == ["spectrogram/sample_00", "spectrogram/sample_01"]
+    assert board.Tags()["audio"] == ["audio/sample_00", "audio/sample_01"]
+    image, clip = board.Images("spectrogram/sample_00"), board.Audio("audio/sample_00")
     assert [e.step for e in image] == [e.step for e in clip] == [last]
     assert image[0].height == 257 and image[0].width > 1  # n_fft 512: 257 frequency rows, low ones at the bottom
     wav = sf.info(result.path / "samples" / "sample_00.wav")
     assert (clip[0].sample_rate, clip[0].length_frames) == (rate, wav.frames)
+    # The server's own view (one kind of data per tag) finds each dashboard's data.
+    served = PluginAccumulator(str(result.path))
+    served.Reload()
+    assert {"scalars", "images", "audio"} <= served.ActivePlugins()
 
 
 def test_a_resumed_run_continues_its_curves_without_a_step_twice(tiny):

@@ -31,10 +31,11 @@ def write_samples(folder: Path, run: Run, n: int, seed: int, seconds: float | No
     panels = {} if real is None else {"real (test clip)": real}
     panels.update({f"sample {i}": w for i, w in enumerate(waves[:PANELS])})
     save_spectrograms(png, panels, run.representation.sample_rate)
-    if board is not None:
-        clips = {f"samples/{i:02d}": wave for i, wave in enumerate(waves)}
-        board.images(run.progress.step, spectrogram_pictures(clips))
-        board.audio(run.progress.step, clips, run.representation.sample_rate)
+    if board is not None:  # a tag is one kind of data in TensorBoard: pictures and sounds get a tag each
+        spectrograms = spectrogram_pictures({f"spectrogram/sample_{i:02d}": wave for i, wave in enumerate(waves)})
+        board.images(run.progress.step, spectrograms)
+        board.audio(run.progress.step, {f"audio/sample_{i:02d}": wave for i, wave in enumerate(waves)},
+                    run.representation.sample_rate)
     return [*wavs, png]
 
 
