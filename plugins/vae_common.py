@@ -46,7 +46,7 @@ class VAEConfig(ModelConfig):
     weight_decay: float = 0.0  # Adam weight decay (the report gives it for its GAN only)
     kl_weight: float = 0.01  # beta: weight of the KL term, both terms per input element
     kl_warmup_steps: int = 300  # beta rises linearly from 0 over this many updates (0: no warm-up)
-    recon_loss: ReconLoss = "mse"  # mse: on the features; stft: multi-resolution STFT of the decoded audio
+    recon_loss: ReconLoss = "mse+stft"  # mse: on the features; stft: multi-resolution STFT of the decoded audio
     stft_weight: float = 1.0  # weight of the stft term (the mse term's is 1)
     stft_sizes: list[int] = field(default_factory=lambda: list(SIZES))  # the stft term's window sizes (hop: a quarter)
 
