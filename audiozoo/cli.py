@@ -1,4 +1,4 @@
-"""The ``audiozoo`` command: list, plugins, prepare, roundtrip, run, generate, reconstruct, bench, report.
+"""The ``audiozoo`` command: list, plugins, prepare, roundtrip, run, generate, export, reconstruct, bench, report.
 
 Each command imports what it needs when it runs: ``--help``, ``--version``, ``list`` and
 ``plugins`` answer without importing torch (docs/performance.md has the figures).
@@ -238,6 +238,37 @@ def generate(run_dir: str, args: tuple[str, ...]) -> None:
     click.echo(f"generating {plain['n']} clips with {loaded.model.name} on {loaded.representation.name}", err=True)
     paths = write_samples(out, loaded, plain["n"], plain["seed"], seconds, **options)
     click.echo(f"wrote {len(paths) - 1} clips and {paths[-1]}")
+
+
+@cli.command(context_settings={"ignore_unknown_options": True})
+@click.argument("run_dir", type=click.Path(file_okay=False))
+@click.argument("args", nargs=-1)
+def export(run_dir: str, args: tuple[str, ...]) -> None:
+    """Write a trained generator that runs without audiozoo: RUN_DIR format=torchscript|onnx|safetensors [out=PATH] [seconds=S] [sample.KEY=VALUE ...].
+
+    Noise in (standard normal, shapes in OUT.json), audio out at the run's sample rate, with the
+    EMA weights and the sampling options fixed; onnx splits off the decoding where it needs
+    complex numbers (OUT.decoder.pt); safetensors writes the weights alone. OUT.json says how to
+    call it (docs/export.md). Default out: RUN_DIR/export/generator.pt|.onnx|.safetensors.
+    """
+    from audiozoo.export import FORMATS
+
+    options = {k.removeprefix("sample."): v for k, v in parse_overrides(args).items() if k.startswith("sample.")}
+    plain = _options(tuple(a for a in args if not a.startswith("sample.")), {"format": "", "out": "", "seconds": 0.0})
+    if not plain["format"]:
+        raise AudiozooError(f"which format? add format={'|'.join(FORMATS)}")
+    if plain["format"] not in FORMATS:
+        raise unknown("format", plain["format"], FORMATS)
+    out = Path(plain["out"] or f"{run_dir}/export/generator{FORMATS[plain['format']]}").expanduser()
+    if out.is_dir() or out.suffix != FORMATS[plain["format"]]:
+        raise AudiozooError(f"out={out} must be a file name ending in {FORMATS[plain['format']]}")
+    if plain["seconds"] < 0:
+        raise AudiozooError(f"seconds must be positive, got {plain['seconds']:g}")
+    from audiozoo.export import export as write_export
+    from audiozoo.train.trained import load_run
+
+    paths = write_export(load_run(run_dir, device="cpu"), plain["format"], out, plain["seconds"] or None, **options)
+    click.echo(f"wrote {', '.join(map(str, paths))}")
 
 
 @cli.command(context_settings={"ignore_unknown_options": True})
