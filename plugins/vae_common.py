@@ -183,9 +183,9 @@ class VAE(GenerativeModel):
 
     def reconstruction_terms(self, y: torch.Tensor, batch: Batch) -> dict[str, torch.Tensor]:
         """``mse`` (features) and ``stft`` (decoded audio against the batch's) as ``recon_loss`` asks;
-        the mse alone where the representation has no differentiable decode."""
+        the mse alone where the representation has no differentiable decode (or the batch names none)."""
         rep, terms = batch.representation, {}
-        spectral = self.spectral is not None and rep.is_exact
+        spectral = self.spectral is not None and rep is not None and rep.is_exact
         if spectral:
             with torch.autocast(y.device.type, enabled=False):  # decode and STFT in float32
                 terms["stft"] = self.spectral(rep.decode(y.float(), batch.audio.shape[-1]), batch.audio)
