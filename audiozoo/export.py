@@ -7,7 +7,7 @@ whole path (the flow's steps, Griffin-Lim's iterations, the mel inverse's NNLS s
 iSTFT unrolled). ONNX has no complex numbers, so where the representation decodes through them
 (stft, mel, mfcc) the file is split: ``OUT.onnx`` noise → the model's (standardised) tensors and
 ``OUT.decoder.pt``, TorchScript, tensors → audio. safetensors writes the weights alone, the
-representation's statistics among them. Each export writes ``OUT.json`` beside it: the sample
+representation's statistics among them. Each export writes ``OUT.json`` (``generator.pt.json``) beside it: the sample
 rate, the inputs and outputs, the settings and how to call it (docs/export.md).
 """
 
@@ -58,7 +58,7 @@ class Decoder(torch.nn.Module):
 
 
 def export(run: Run, format: str, out: Path, seconds: float | None = None, **options: Any) -> list[Path]:
-    """Write ``run``'s generator as ``format`` to ``out`` and its description to ``out.json``; the files written.
+    """Write ``run``'s generator as ``format`` to ``out`` and its description to ``out`` + ``.json``; the files written.
 
     ``options`` are the model's sampling options over the run's ``[sample]``; ``seconds`` another
     clip length (fully convolutional models). The run should be loaded on the CPU.
@@ -99,7 +99,7 @@ def export(run: Run, format: str, out: Path, seconds: float | None = None, **opt
                         "torch.randn(shape, generator=g) for each input in order, n as the first axis")
     card["files"] = {role: path.name for role, path in files.items()}
     card["usage"] = USAGE[format if "decoder" not in files else "onnx-split"]
-    sidecar = out.with_suffix(".json")
+    sidecar = out.with_name(out.name + ".json")  # generator.pt.json: two formats of one name keep both cards
     with atomic_file(sidecar) as tmp:
         tmp.write_text(json.dumps(card, indent=2) + "\n")
     return [*files.values(), sidecar]

@@ -85,7 +85,7 @@ def test_an_exported_generator_makes_what_generate_makes(runs, tmp_path, cell, f
     out = tmp_path / f"gen{'.pt' if format == 'torchscript' else '.onnx'}"
     done = CliRunner().invoke(cli, ["export", str(runs[cell]), f"format={format}", f"out={out}", *options])
     assert done.exit_code == 0, done.output
-    card = json.loads(out.with_suffix(".json").read_text())
+    card = json.loads(out.with_name(out.name + ".json").read_text())
     loaded = load_run(runs[cell], device="cpu")
     assert card["sample_rate"] == loaded.representation.sample_rate == 3150
     # The noise as the card says generate draws it, for two clips; then the first clip alone (any batch).
@@ -97,7 +97,7 @@ def test_an_exported_generator_makes_what_generate_makes(runs, tmp_path, cell, f
         files.append([tmp_path / f"noise{k}-{batch}.npy" for k in range(len(noise))])
         for path, z in zip(files[-1], noise):
             np.save(path, z[:batch])
-        without_audiozoo(out.with_suffix(".json"), tmp_path / f"audio-{batch}.npy", files[-1])
+        without_audiozoo(out.with_name(out.name + ".json"), tmp_path / f"audio-{batch}.npy", files[-1])
     exported, alone = np.load(tmp_path / "audio-2.npy"), np.load(tmp_path / "audio-1.npy")
     chosen = {k.removeprefix("sample."): v for k, v in parse_overrides(tuple(options)).items()}
     expected = loaded.sample(2, seed=SEED, **chosen).numpy()  # what audiozoo generate seed=SEED writes
@@ -114,7 +114,7 @@ def test_safetensors_hold_the_ema_weights_and_the_statistics(runs, tmp_path):
     out = tmp_path / "weights.safetensors"
     done = CliRunner().invoke(cli, ["export", str(runs["gan-mel"]), "format=safetensors", f"out={out}"])
     assert done.exit_code == 0, done.output
-    without_audiozoo(out.with_suffix(".json"), tmp_path / "tensors.npz", [])
+    without_audiozoo(out.with_name(out.name + ".json"), tmp_path / "tensors.npz", [])
     tensors = np.load(tmp_path / "tensors.npz")
     loaded = load_run(runs["gan-mel"], device="cpu")
     ema = {f"model.{k}": v for k, v in loaded.model.state_dict().items()}
@@ -122,7 +122,7 @@ def test_safetensors_hold_the_ema_weights_and_the_statistics(runs, tmp_path):
     raw = torch.load(runs["gan-mel"] / "checkpoints" / "latest.pt", weights_only=True)["model"]
     assert any(not torch.equal(raw[k], loaded.model.state_dict()[k]) for k in raw)  # EMA, not the last step's
     assert np.array_equal(tensors["representation.std"], loaded.representation.std.numpy())
-    card = json.loads(out.with_suffix(".json").read_text())
+    card = json.loads(out.with_name(out.name + ".json").read_text())
     assert card["settings"]["run"]["model"] == "gan" and card["sample_rate"] == 3150
 
 
