@@ -269,7 +269,8 @@ def register_presets(register):
     """The GAN's part of the shared presets: its tiny size, its budget's batch, the report's settings."""
     register("debug", {"model.noise_dim": 16, "model.dense_widths": [32], "model.channels": [8, 4],
                        "model.base_size": 4, "model.disc_widths": [32]}, model=GAN.name)
-    register("default", {"batch_size": 10}, model=GAN.name)
+    for budget in ("default", "quality"):
+        register(budget, {"batch_size": 10}, model=GAN.name)
     register("seed", {"model.loss": "bce", "repr": "stft", "repr.form": "magnitude", "repr.n_fft": 2048, "repr.hop_length": 512,
                       "data.sample_rate": 3150, "data.clip_seconds": 29.0, "data.segments": 1,
                       "model.noise_dim": 1024, "model.weight_decay": 1e-5, "batch_size": 10, "epochs": 100},

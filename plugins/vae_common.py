@@ -97,12 +97,13 @@ def plan_factors(frames: int, stages: int, factor: int, min_latent_frames: int) 
 
 
 def register_vae_presets(register: Callable[..., None], model: str, seed_epochs: int) -> None:
-    """A VAE's part of the shared presets: its tiny size (``debug``), its budget's batch
-    (``default``) and the report's settings (``seed``: waveform halves, ``seed_epochs`` epochs, MSE)."""
+    """A VAE's part of the shared presets: its tiny size (``debug``), its budgets' batch
+    (``default``, ``quality``) and the report's settings (``seed``: waveform halves, ``seed_epochs`` epochs, MSE)."""
     presets: dict[str, dict[str, Any]] = {
         "debug": {"model.widths": [16, 32], "model.latent_channels": 8, "model.kernel_size": 3,
                   "model.min_latent_frames": 4, "model.lr": 3e-3},
         "default": {"batch_size": 4},
+        "quality": {"batch_size": 4},
         "seed": {"repr": "waveform", "data.sample_rate": 3150, "data.clip_seconds": 29.0, "data.segments": 2,
                  "epochs": seed_epochs, "model.recon_loss": "mse"},
     }
