@@ -134,6 +134,11 @@ class GenerativeModel(torch.nn.Module, ABC):
     # An autoencoder whose latent space may serve as a representation (repr=latent repr.run=RUN_DIR)
     # sets ``latent_channels`` and ``latent_hop`` (input frames per latent frame) and implements these two.
 
+    @classmethod
+    def has_latent_space(cls) -> bool:
+        """Whether this model implements the latent pair below, so a run of it can be ``repr=latent``."""
+        return cls.can_reconstruct and cls.encode_latent is not GenerativeModel.encode_latent
+
     def encode_latent(self, x: torch.Tensor) -> torch.Tensor:
         """``[B, C, frames]`` → its latent ``[B, latent_channels, ceil(frames / latent_hop)]`` (a posterior's mean)."""
         raise NotImplementedError(f"{self.name} has no latent space to encode into")

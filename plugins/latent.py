@@ -38,7 +38,7 @@ class Latent(Representation):
             raise AudiozooError("repr=latent needs repr.run=RUN_DIR: the run of a trained autoencoder")
         trained = load_run(config.run, device="cpu")
         model = trained.model
-        if not hasattr(model, "latent_hop") or not model.can_reconstruct:
+        if not model.has_latent_space():
             raise AudiozooError(f"repr.run={config.run}: model {model.name!r} has no latent space "
                                 "(train an autoencoder, vae_convpool say)")
         if trained.representation.sample_rate != config.sample_rate:

@@ -24,7 +24,6 @@ from audiozoo import api
 from audiozoo.bench.launcher import BenchInterrupted  # noqa: F401 - the CLI catches it from here
 from audiozoo.bench.launcher import Launcher, LocalLauncher, Task, launcher_from
 from audiozoo.errors import AudiozooError
-from audiozoo.model import GenerativeModel
 from audiozoo.plugins import host
 from audiozoo.report import build_report
 from audiozoo.train.rundir import RunDir
@@ -77,20 +76,15 @@ def plan_priors(priors: Any, cells: list[Cell], overrides: dict[str, Any], folde
     if not models:
         raise AudiozooError(f"priors={priors} matches no model; models: {', '.join(api.list_models())}")
     registry = host().registry("models")
-    encoders = [c for c in cells if not c.settings and has_latent_space(registry.get(c.model))]
+    encoders = [c for c in cells if not c.settings and registry.get(c.model).has_latent_space()]
     if not encoders:
-        with_latents = [m for m in api.list_models() if has_latent_space(registry.get(m))]
+        with_latents = [m for m in api.list_models() if registry.get(m).has_latent_space()]
         raise AudiozooError(f"priors={priors} trains on the latent space of an autoencoder cell, and models= selects "
                             f"none; add one of {', '.join(with_latents)}")
     for model in models:
         resolve({**overrides, "model": model, "repr": encoders[0].repr})
     return [Cell(m, "latent", folder / f"{m}-latent-{e.path.name}", (("repr.run", str(e.path)),), after=e.path)
             for e in encoders for m in models]
-
-
-def has_latent_space(model: type[GenerativeModel]) -> bool:
-    """Whether a model class can serve as ``repr=latent``'s autoencoder (it implements the latent pair)."""
-    return model.can_reconstruct and model.encode_latent is not GenerativeModel.encode_latent
 
 
 def _representations(reprs: Any) -> list[tuple[str, dict[str, Any]]]:
