@@ -104,8 +104,9 @@ def train(
             order = batch_order(len(data), config.batch_size, config.seed, progress.epoch)
             for index in order[progress.batch :]:
                 # The budget counts every session of the run; rank 0's clock decides, so all ranks stop together.
-                if config.max_seconds and distributed.broadcast(
-                        offset + time.perf_counter() - started >= config.max_seconds):
+                elapsed = offset + time.perf_counter() - started
+                if config.max_seconds and distributed.broadcast(elapsed >= config.max_seconds):
+                    progress.seconds = elapsed  # the time up to this check is the budget's too
                     return progress
                 lr = updater.lr  # the rate of this step (the schedule moves on after it)
                 step_losses = updater.step(data.batch(distributed.shard(index), progress.step))
