@@ -51,15 +51,22 @@ def catalog() -> dict[str, Any]:
 
 
 def _build() -> dict[str, Any]:
-    from audiozoo.config import describe_settings
     from audiozoo.plugins import host
 
     h = host()
-    kinds = {kind: [{"name": e.name, "summary": e.summary, "settings": describe_settings(e.obj.Config, NAMESPACE[kind])}
+    kinds = {kind: [{"name": e.name, "summary": e.summary, "settings": _settings(kind, e.obj)}
                     for e in h.registry(kind).entries()] for kind in KINDS}
     plugins = [{"name": i.name, "distribution": i.distribution, "version": i.version, "builtin": i.builtin,
                 "hooks": i.hooks, "status": i.status, "error": i.error} for i in h.plugins.values()]
     return {"kinds": kinds, "plugins": plugins}
+
+
+def _settings(kind: str, plugin: type) -> list[dict[str, str]]:
+    """A plugin's settings; a model's sampling options follow as ``sample.KEY`` (``audiozoo generate``)."""
+    from audiozoo.config import describe_settings
+
+    rows = describe_settings(plugin.Config, NAMESPACE[kind])
+    return rows + describe_settings(plugin.SampleOptions, "sample") if kind == "models" else rows
 
 
 def _fingerprint() -> str:

@@ -127,6 +127,8 @@ def test_prepare_takes_a_presets_data_settings_only(tmp_path):
 def test_list_settings_shows_type_default_and_help():
     out = run("list", "models", "--settings").output
     assert "model.lr" in out or "model.noise_dim" in out
+    row = next(line for line in out.splitlines() if line.strip().startswith("sample.solver"))  # flow's sampling
+    assert "euler" in row and "heun" in row.lower()
     everything = run("list", "--settings").output
     row = next(line for line in everything.splitlines() if line.strip().startswith("data.silent"))
     assert "skip|keep" in row and "skip" in row and "digital silence" in row

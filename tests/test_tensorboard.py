@@ -60,6 +60,17 @@ def test_a_run_writes_its_curves_and_samples_for_tensorboard(tiny):
     assert {"scalars", "images", "audio"} <= served.ActivePlugins()
 
 
+def test_an_autoencoder_shows_each_test_clip_beside_its_reconstruction(tiny):
+    result = run(progress=False, **{**tiny, "model": "vae_convpool", "repr": "waveform", "preset": "debug", "epochs": 1,
+                                    "samples": 1, "reconstructions": 2, "name": "vae"})
+    board = events(result.path)
+    pairs = [f"clip_{i:02d}_{part}" for i in range(2) for part in ("input", "reconstruction")]
+    assert sorted(board.Tags()["images"]) == sorted(["spectrogram/sample_00", *(f"spectrogram/{p}" for p in pairs)])
+    assert sorted(board.Tags()["audio"]) == sorted(["audio/sample_00", *(f"audio/{p}" for p in pairs)])
+    wav = sf.info(result.path / "reconstructions" / "clip_01.reconstruction.wav")
+    assert board.Audio("audio/clip_01_reconstruction")[0].length_frames == wav.frames
+
+
 def test_a_resumed_run_continues_its_curves_without_a_step_twice(tiny):
     # Checkpoints at steps 1 and 3; steps 4 and 5 are logged, then the loss turns NaN at step 6.
     settings = {**tiny, "repr": "waveform", "checkpoint_every": 3, "checkpoint_seconds": 0, "model.fail_at": 6, "model.fail_with": "nan"}

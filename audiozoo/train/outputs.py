@@ -31,12 +31,16 @@ def write_samples(folder: Path, run: Run, n: int, seed: int, seconds: float | No
     panels = {} if real is None else {"real (test clip)": real}
     panels.update({f"sample {i}": w for i, w in enumerate(waves[:PANELS])})
     save_spectrograms(png, panels, run.representation.sample_rate)
-    if board is not None:  # a tag is one kind of data in TensorBoard: pictures and sounds get a tag each
-        spectrograms = spectrogram_pictures({f"spectrogram/sample_{i:02d}": wave for i, wave in enumerate(waves)})
-        board.images(run.progress.step, spectrograms)
-        board.audio(run.progress.step, {f"audio/sample_{i:02d}": wave for i, wave in enumerate(waves)},
-                    run.representation.sample_rate)
+    if board is not None:
+        _to_board(board, run, {f"sample_{i:02d}": wave for i, wave in enumerate(waves)})
     return [*wavs, png]
+
+
+def _to_board(board: TensorBoard, run: Run, waves: dict[str, np.ndarray]) -> None:
+    """Each clip's spectrogram and sound at the run's step. A tag is one kind of data in TensorBoard,
+    so pictures go under ``spectrogram/NAME`` and sounds under ``audio/NAME``."""
+    board.images(run.progress.step, spectrogram_pictures({f"spectrogram/{k}": w for k, w in waves.items()}))
+    board.audio(run.progress.step, {f"audio/{k}": w for k, w in waves.items()}, run.representation.sample_rate)
 
 
 def spectrogram_pictures(waves: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
@@ -49,8 +53,9 @@ def spectrogram_pictures(waves: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
     return {label: colormaps["magma"](np.clip((spec - top + 80) / 80, 0, 1))[..., :3] for label, spec in specs.items()}
 
 
-def write_reconstructions(folder: Path, run: Run, clips: np.ndarray) -> list[Path]:
-    """Each clip beside its reconstruction (WAV), and a PNG of input/output pairs."""
+def write_reconstructions(folder: Path, run: Run, clips: np.ndarray, board: TensorBoard | None = None) -> list[Path]:
+    """Each clip beside its reconstruction (WAV), and a PNG of input/output pairs; on ``board`` too
+    (``clip_NN_input`` beside ``clip_NN_reconstruction``), when given."""
     wave = torch.as_tensor(np.asarray(clips), dtype=torch.float32)
     out = run.reconstruct(wave).numpy()
     pairs, png = reconstruction_files(folder, len(wave))
@@ -61,4 +66,7 @@ def write_reconstructions(folder: Path, run: Run, clips: np.ndarray) -> list[Pat
             if i < PANELS // 2:
                 panels[f"clip {i} {label}"] = audio
     save_spectrograms(png, panels, run.representation.sample_rate)
+    if board is not None:
+        _to_board(board, run, {f"clip_{i:02d}_{label}": audio for i, pair in enumerate(zip(wave.numpy(), out))
+                               for label, audio in zip(("input", "reconstruction"), pair)})
     return [*(p for pair in pairs for p in pair), png]

@@ -231,7 +231,7 @@ def validation_losses(updater: Updater, held_out: list[Batch], seed: int) -> dic
 
 def write_outputs(run: Run, data: PreparedData, test_idx: np.ndarray, board: TensorBoard) -> dict[str, list[Path]]:
     """Loss curves, samples and (autoencoders) reconstructions of test clips, in the run directory;
-    the samples on ``board`` too (only here, at the end: sampling at every checkpoint costs seconds on a CPU)."""
+    both on ``board`` too (only here, at the end: sampling at every checkpoint costs seconds on a CPU)."""
     config, run_dir = train_config_of(run.settings), run.dir
     test = np.asarray(data.segments[test_idx])
     if run.metrics:
@@ -239,5 +239,5 @@ def write_outputs(run: Run, data: PreparedData, test_idx: np.ndarray, board: Ten
     real = test[0] if len(test) else None
     write_samples(run_dir.samples, run, config.samples, config.seed, real=real, board=board)
     if run.model.can_reconstruct and len(test) and config.reconstructions:
-        write_reconstructions(run_dir.reconstructions, run, test[: config.reconstructions, : run.segment_samples])
+        write_reconstructions(run_dir.reconstructions, run, test[: config.reconstructions, : run.segment_samples], board)
     return run_dir.files()
