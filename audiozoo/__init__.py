@@ -9,6 +9,8 @@ import importlib
 from importlib.metadata import PackageNotFoundError, version
 from typing import Any
 
+from audiozoo.kinds import KINDS
+
 try:
     __version__ = version("audiozoo")
 except PackageNotFoundError:  # running from a source tree that was never installed
@@ -27,9 +29,9 @@ _EXPORTS = {
     "ModelConfig": "audiozoo.model",
     "Representation": "audiozoo.representation",
     "RepresentationConfig": "audiozoo.representation",
-    **dict.fromkeys(["create", "get_dataset", "get_metric", "get_model", "get_representation", "list_datasets",
-                     "list_metrics", "list_models", "list_representations", "prepare", "roundtrip"], "audiozoo.api"),
-    "load_run": "audiozoo.train.trained",
+    **dict.fromkeys(["create", "prepare", "roundtrip", *(f"list_{k.name}" for k in KINDS),
+                     *(f"get_{k.singular}" for k in KINDS)], "audiozoo.api"),
+    "load_run": "audiozoo.runs.trained",
     "run": "audiozoo.train.run",
 }
 """Public names and the module each lives in, imported on first use (PEP 562): ``audiozoo --help``
@@ -48,31 +50,4 @@ def __dir__() -> list[str]:
     return sorted([*globals(), *_EXPORTS])
 
 
-__all__ = [
-    "AudioSource",
-    "AudiozooError",
-    "DataConfig",
-    "GenerativeModel",
-    "GenerationMetric",
-    "Metric",
-    "MetricConfig",
-    "ModelConfig",
-    "Representation",
-    "RepresentationConfig",
-    "__version__",
-    "create",
-    "get_dataset",
-    "get_metric",
-    "get_model",
-    "get_representation",
-    "hookimpl",
-    "list_datasets",
-    "list_metrics",
-    "list_models",
-    "list_representations",
-    "load_run",
-    "prepare",
-    "roundtrip",
-    "run",
-    "tune_allocator",
-]
+__all__ = sorted(["__version__", *_EXPORTS])

@@ -1,83 +1,59 @@
-"""The Python API, mirroring the CLI: ``list_X`` and ``get_X`` for every plugin kind, ``prepare``, ``roundtrip``."""
+"""The Python API, mirroring the CLI: ``list_X`` and ``get_X`` for every plugin kind, ``prepare``, ``roundtrip``.
+
+``list_models``, ``get_model`` and their siblings are made from the one table of plugin kinds
+(:data:`audiozoo.kinds.KINDS`), so a new kind has them the moment it is declared.
+"""
 
 from __future__ import annotations
 
 import time
-from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import torch
 
-from audiozoo.catalog import NAMESPACE
-from audiozoo.config import build_config
 from audiozoo.data.audio import UnreadableAudio, load_clip
 from audiozoo.data.prepare import PreparedData
 from audiozoo.data.prepare import prepare as prepare_source
-from audiozoo.data.source import AudioSource
 from audiozoo.errors import AudiozooError
-from audiozoo.metric import Metric
-from audiozoo.model import GenerativeModel
+from audiozoo.factory import Patterns, create, metrics_at, plugin_names, representation_label  # noqa: F401
+from audiozoo.kinds import KINDS, Kind
 from audiozoo.plugins import host
 from audiozoo.representation import Representation
 
-Patterns = str | Iterable[str] | None
+
+def _lister(kind: Kind) -> Any:
+    def list_plugins(include: Patterns = None, exclude: Patterns = None, standalone: bool = False) -> list[str]:
+        return plugin_names(kind.name, include, exclude, standalone)
+
+    list_plugins.__name__ = list_plugins.__qualname__ = f"list_{kind.name}"
+    list_plugins.__doc__ = (f"Names of the registered {kind.name} (wildcards in ``include``/``exclude``); "
+                            "``standalone``: only those built from defaults alone.")
+    return list_plugins
 
 
+def _getter(kind: Kind) -> Any:
+    def get_plugin(name: str | None = None, *args: Any, **settings: Any) -> Any:
+        if name is None and kind.namespace not in host().defaults:
+            raise AudiozooError(f"which {kind.singular}? choose from: {', '.join(plugin_names(kind.name))}")
+        return create(kind.name, name or host().defaults[kind.namespace], *args, **settings)
 
-def create(kind: str, name: str, *args: Any, **settings: Any) -> Any:
-    """Build plugin ``name`` of ``kind`` with ``settings`` checked against its Config dataclass."""
-    cls = host().registry(kind).get(name)
-    return cls(*args, build_config(cls.Config, settings, where=NAMESPACE[kind]))
-
-
-def list_representations(include: Patterns = None, exclude: Patterns = None, standalone: bool = False) -> list[str]:
-    """Representation names; ``standalone``: only those built from defaults alone (not ``latent``, which needs a run)."""
-    registry = host().registry("representations")
-    return [name for name in registry.names(include, exclude) if not (standalone and registry.get(name).required)]
-
-
-def representation_label(name: str, settings: dict[str, Any]) -> str:
-    """How tables name a run's representation: ``name``, with the folder its required setting names
-    where it has one (``latent:vae_convpool-waveform``), so two latent spaces are two columns."""
-    registry = host().registry("representations")
-    required = registry.get(name).required if name in registry.names() else ()
-    return ":".join([name, *(Path(str(settings[key])).name for key in required if key in settings)])
+    get_plugin.__name__ = get_plugin.__qualname__ = f"get_{kind.singular}"
+    get_plugin.__doc__ = (f"Build {kind.singular} ``name`` with ``{kind.namespace}.KEY`` settings as keywords "
+                          f"(checked against its Config); without a name, registry.toml's default {kind.singular}, if any.")
+    return get_plugin
 
 
-def list_models(include: Patterns = None, exclude: Patterns = None) -> list[str]:
-    return host().registry("models").names(include, exclude)
-
-
-def list_datasets(include: Patterns = None, exclude: Patterns = None) -> list[str]:
-    return host().registry("datasets").names(include, exclude)
-
-
-def list_metrics(include: Patterns = None, exclude: Patterns = None) -> list[str]:
-    return host().registry("metrics").names(include, exclude)
-
-
-def get_representation(name: str, **settings: Any) -> Representation:
-    """``get_representation("mel", n_mels=128)``; ``sample_rate`` defaults to the data's 3150 Hz."""
-    return create("representations", name, **settings)
-
-
-def get_model(name: str, shape: tuple[int, int], **settings: Any) -> GenerativeModel:
-    return create("models", name, shape, **settings)
-
-
-def get_dataset(name: str | None = None, **settings: Any) -> AudioSource:
-    return create("datasets", name or host().defaults["data"], **settings)
-
-
-def get_metric(name: str, **settings: Any) -> Metric:
-    return create("metrics", name, **settings)
+for _kind in KINDS:
+    globals()[f"list_{_kind.name}"] = _lister(_kind)
+    globals()[f"get_{_kind.singular}"] = _getter(_kind)
+del _kind
 
 
 def prepare(data: str | None = None, progress: bool = True, **settings: Any) -> PreparedData:
     """Preprocess dataset ``data`` (default: the embedded one) and cache it: ``prepare("gtzan", root=...)``."""
-    return prepare_source(get_dataset(data, **settings), progress=progress)
+    return prepare_source(create("datasets", data or host().defaults["data"], **settings), progress=progress)
 
 
 @dataclass
@@ -104,10 +80,6 @@ def roundtrip(path: str | Path, representation: Representation, max_seconds: flo
         x = representation.encode(batch)
         decoded = representation.decode(x, length=batch.shape[1])
     seconds = time.perf_counter() - start
-    figures = {}
-    for name in list_metrics():
-        metric_cls = host().registry("metrics").get(name)
-        if metric_cls.task == "reconstruction":
-            metric = get_metric(name, sample_rate=representation.sample_rate)
-            figures[name] = float(metric(batch, decoded)[0])
+    figures = {metric.name: float(metric(batch, decoded)[0])
+               for metric in metrics_at(representation.sample_rate, task="reconstruction")}
     return RoundTrip(batch[0], decoded[0].cpu(), tuple(x.shape[1:]), figures, seconds)

@@ -20,10 +20,7 @@ from typing import Any
 
 from audiozoo.atomic import atomic_file
 from audiozoo.data.cache import cache_root
-
-KINDS = ("representations", "models", "datasets", "metrics")
-NAMESPACE = {"representations": "repr", "models": "model", "datasets": "data", "metrics": "metric"}
-"""The key a plugin kind's settings go under on the command line (``repr.n_mels=128``)."""
+from audiozoo.kinds import KINDS, SAMPLE_COMMANDS, Kind
 
 ENVIRONMENT = ("AUDIOZOO_DISABLE_PLUGINS", "AUDIOZOO_REGISTRY")
 
@@ -54,19 +51,24 @@ def _build() -> dict[str, Any]:
     from audiozoo.plugins import host
 
     h = host()
-    kinds = {kind: [{"name": e.name, "summary": e.summary, "settings": _settings(kind, e.obj)}
-                    for e in h.registry(kind).entries()] for kind in KINDS}
+    kinds = {kind.name: [{"name": e.name, "summary": e.summary, "settings": _settings(kind, e.obj)}
+                         for e in h.registry(kind.name).entries()] for kind in KINDS}
     plugins = [{"name": i.name, "distribution": i.distribution, "version": i.version, "builtin": i.builtin,
                 "hooks": i.hooks, "status": i.status, "error": i.error} for i in h.plugins.values()]
     return {"kinds": kinds, "plugins": plugins}
 
 
-def _settings(kind: str, plugin: type) -> list[dict[str, str]]:
-    """A plugin's settings; a model's sampling options follow as ``sample.KEY`` (``audiozoo generate``)."""
+def _settings(kind: Kind, plugin: type) -> list[dict[str, str]]:
+    """The settings of a plugin that some command takes, each with those commands; a model's sampling
+    options follow as ``sample.KEY``. A kind no command takes settings of lists none."""
     from audiozoo.config import describe_settings
 
-    rows = describe_settings(plugin.Config, NAMESPACE[kind])
-    return rows + describe_settings(plugin.SampleOptions, "sample") if kind == "models" else rows
+    internal = {f"{kind.namespace}.{key}" for key in kind.internal}
+    rows = [{**row, "commands": ",".join(kind.commands)} for row in describe_settings(plugin.Config, kind.namespace)
+            if kind.commands and row["key"] not in internal]
+    if kind.name == "models":
+        rows += [{**row, "commands": ",".join(SAMPLE_COMMANDS)} for row in describe_settings(plugin.SampleOptions, "sample")]
+    return rows
 
 
 def _fingerprint() -> str:

@@ -17,8 +17,6 @@ from audiozoo.allocator import tune_allocator
 from audiozoo.errors import AudiozooError, unknown
 from audiozoo.overrides import parse_overrides, split_namespaces
 
-KINDS = {"models": "models", "reprs": "representations", "representations": "representations",
-         "datasets": "datasets", "metrics": "metrics"}
 SEED_LIMIT = 2**32
 
 
@@ -55,10 +53,12 @@ def cli() -> None:
 def list_command(kind: str | None, pattern: str | None, settings: bool) -> None:
     """List plugins: KIND is models, reprs, datasets or metrics; PATTERN filters names (wildcards)."""
     from audiozoo.catalog import catalog
+    from audiozoo.kinds import KINDS, RUN_COMMANDS, RUN_ONLY, words
+    from audiozoo.kinds import kind as kind_named
 
-    if kind is not None and kind not in KINDS:
-        raise unknown("kind", kind, KINDS)
-    kinds = [KINDS[kind]] if kind else ["representations", "models", "datasets", "metrics"]
+    if kind is not None and kind not in words():
+        raise unknown("kind", kind, words())
+    kinds = [kind_named(kind).name] if kind else [k.name for k in KINDS]
     listing = catalog()["kinds"]
     for name in kinds:
         entries = [e for e in listing[name] if not pattern or fnmatch.fnmatchcase(e["name"], pattern)]
@@ -73,16 +73,19 @@ def list_command(kind: str | None, pattern: str | None, settings: bool) -> None:
                 _echo_settings(entry["settings"], "      ")
     if settings and not kind:
         from audiozoo.config import describe_settings
-        from audiozoo.train.settings import TrainConfig
+        from audiozoo.settings import TrainConfig
 
-        click.echo("run (audiozoo run, bench):")
-        _echo_settings(describe_settings(TrainConfig), "  ")
+        click.echo(f"run settings ({', '.join(RUN_COMMANDS)}):")
+        _echo_settings([{**row, "commands": "run" if row["key"] in RUN_ONLY else ",".join(RUN_COMMANDS)}
+                        for row in describe_settings(TrainConfig)], "  ")
 
 
 def _echo_settings(rows: list[dict[str, str]], indent: str) -> None:
-    widths = [max((len(r[k]) for r in rows), default=0) for k in ("key", "type", "default")]
+    """One line a setting: key, type, default, the commands that take it, what it does."""
+    columns = ("key", "type", "default", "commands")
+    widths = [max((len(r[k]) for r in rows), default=0) for k in columns]
     for r in rows:
-        cells = [f"{r[k]:<{w}}" for k, w in zip(("key", "type", "default"), widths)]
+        cells = [f"{r[k]:<{w}}" for k, w in zip(columns, widths)]
         click.echo(f"{indent}{'  '.join(cells)}  {r['help']}".rstrip())
 
 
@@ -228,8 +231,8 @@ def generate(run_dir: str, args: tuple[str, ...]) -> None:
     if plain["seconds"] < 0:
         raise AudiozooError(f"seconds must be positive, got {plain['seconds']:g}")
     out = _folder(plain["out"])
-    from audiozoo.train.outputs import write_samples
-    from audiozoo.train.trained import load_run
+    from audiozoo.runs.outputs import write_samples
+    from audiozoo.runs.trained import load_run
 
     loaded = load_run(run_dir)
     loaded.sample_options(**options)  # a wrong option stops here, before any work
@@ -265,7 +268,7 @@ def export(run_dir: str, args: tuple[str, ...]) -> None:
     if plain["seconds"] < 0:
         raise AudiozooError(f"seconds must be positive, got {plain['seconds']:g}")
     from audiozoo.export import export as write_export
-    from audiozoo.train.trained import load_run
+    from audiozoo.runs.trained import load_run
 
     paths = write_export(load_run(run_dir, device="cpu"), plain["format"], out, plain["seconds"] or None, **options)
     click.echo(f"wrote {', '.join(map(str, paths))}")
@@ -284,8 +287,8 @@ def reconstruct(run_dir: str, args: tuple[str, ...]) -> None:
     import numpy as np
 
     from audiozoo.data.audio import UnreadableAudio, load_clip
-    from audiozoo.train.outputs import write_reconstructions
-    from audiozoo.train.trained import load_run
+    from audiozoo.runs.outputs import write_reconstructions
+    from audiozoo.runs.trained import load_run
 
     loaded = load_run(run_dir)
     if not loaded.model.can_reconstruct:

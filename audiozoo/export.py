@@ -26,7 +26,7 @@ from audiozoo.atomic import atomic_file
 from audiozoo.errors import AudiozooError, unknown
 from audiozoo.model import GenerativeModel, SampleOptions
 from audiozoo.representation import Representation
-from audiozoo.train.trained import Run
+from audiozoo.runs.trained import Run
 
 FORMATS = {"torchscript": ".pt", "onnx": ".onnx", "safetensors": ".safetensors"}
 TRACE_BATCH = 2
@@ -74,7 +74,7 @@ def export(run: Run, format: str, out: Path, seconds: float | None = None, **opt
                             "sample_options": asdict(chosen), "run": str(run.path)}
     if format == "safetensors":
         files = {"weights": _write_weights(model, rep, out)}
-        card["settings"] = run.settings
+        card["settings"] = run.settings.tables()
     else:
         if not model.exportable:
             raise AudiozooError(f"model {model.name!r} cannot be exported to {format}: it draws its own noise in "

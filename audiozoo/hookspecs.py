@@ -1,5 +1,5 @@
-"""The hooks a plugin may implement: one per plugin kind, each handed a ``register`` callback,
-and one for the presets a plugin ships.
+"""The hooks a plugin may implement: one per plugin kind (:data:`audiozoo.kinds.KINDS`), each
+handed a ``register`` callback, and one for the presets a plugin ships.
 
 The core owns ``register`` (and so the registries): a plugin only says what it
 provides, and duplicates are decided in one place. ``register(cls)`` takes the
@@ -13,6 +13,8 @@ from typing import Any, Protocol
 
 import pluggy
 
+from audiozoo.kinds import KINDS, Kind
+
 hookspec = pluggy.HookspecMarker("audiozoo")
 hookimpl = pluggy.HookimplMarker("audiozoo")
 
@@ -23,24 +25,19 @@ class RegisterPreset(Protocol):
     def __call__(self, name: str, overrides: Mapping[str, Any], model: str | None = None) -> None: ...
 
 
-@hookspec
-def register_representations(register: Register) -> None:
-    """Register :class:`audiozoo.Representation` subclasses: ``register(MelRepresentation)``."""
+def _register_spec(kind: Kind) -> Callable[[Register], None]:
+    def spec(register: Register) -> None: ...
+
+    spec.__name__ = spec.__qualname__ = kind.hook
+    spec.__doc__ = kind.doc
+    return hookspec(spec)
 
 
-@hookspec
-def register_models(register: Register) -> None:
-    """Register :class:`audiozoo.GenerativeModel` subclasses: ``register(MyVAE)``."""
-
-
-@hookspec
-def register_datasets(register: Register) -> None:
-    """Register :class:`audiozoo.AudioSource` subclasses (where audio files come from)."""
-
-
-@hookspec
-def register_metrics(register: Register) -> None:
-    """Register :class:`audiozoo.Metric` subclasses, computed on decoded audio."""
+# One hook per plugin kind, from the one table of kinds (audiozoo/kinds.py):
+# register_representations, register_models, register_datasets, register_metrics.
+for _kind in KINDS:
+    globals()[_kind.hook] = _register_spec(_kind)
+del _kind
 
 
 @hookspec
@@ -54,13 +51,3 @@ def register_presets(register: RegisterPreset) -> None:
     every model at its own ``debug`` size. The same preset for the same model from two
     providers is an error naming both.
     """
-
-
-KINDS: dict[str, str] = {
-    "representations": "register_representations",
-    "models": "register_models",
-    "datasets": "register_datasets",
-    "metrics": "register_metrics",
-}
-"""Plugin kind (as `audiozoo list` names it) → the hook that fills its registry."""
-

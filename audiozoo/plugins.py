@@ -21,23 +21,13 @@ from typing import Any
 import pluggy
 
 from audiozoo import hookspecs
-from audiozoo.data.source import AudioSource
 from audiozoo.errors import AudiozooError
-from audiozoo.metric import Metric
-from audiozoo.model import GenerativeModel
+from audiozoo.kinds import BY_NAME, KINDS
 from audiozoo.presets import Presets
 from audiozoo.registry import Registry
-from audiozoo.representation import Representation
 
 GROUP = "audiozoo"
 BUILTIN_DIST = "audiozoo"
-BASES: dict[str, type] = {
-    "representations": Representation,
-    "models": GenerativeModel,
-    "datasets": AudioSource,
-    "metrics": Metric,
-}
-SINGULAR = {"representations": "representation", "models": "model", "datasets": "dataset", "metrics": "metric"}
 Commit = Callable[[str], None]
 """A checked registration, waiting for its provider (the plugin that made it) to be committed."""
 
@@ -77,7 +67,7 @@ class PluginHost:
             raise AudiozooError(f"cannot read the plugin registry {path}: {err}") from None
         self.pm = pluggy.PluginManager(GROUP)
         self.pm.add_hookspecs(hookspecs)
-        self.registries: dict[str, Registry[Any]] = {kind: Registry(SINGULAR[kind]) for kind in hookspecs.KINDS}
+        self.registries: dict[str, Registry[Any]] = {kind.name: Registry(kind.singular) for kind in KINDS}
         self.plugins: dict[str, PluginInfo] = {}
         self._load_entry_points()
         self._register_all()
@@ -123,9 +113,9 @@ class PluginHost:
             info.hooks = sorted(caller.name for caller in self.pm.get_hookcallers(module) or [])
 
     def _register_all(self) -> None:
-        for kind, hook_name in hookspecs.KINDS.items():
-            for impl in getattr(self.pm.hook, hook_name).get_hookimpls():
-                self._call_register_hook(impl, self._class_register(kind))
+        for kind in KINDS:
+            for impl in getattr(self.pm.hook, kind.hook).get_hookimpls():
+                self._call_register_hook(impl, self._class_register(kind.name))
         for impl in self.pm.hook.register_presets.get_hookimpls():
             self._call_register_hook(impl, self._preset_register)
 
@@ -143,11 +133,11 @@ class PluginHost:
 
     def _class_register(self, kind: str) -> Callable[..., Commit]:
         """``register(cls, name=None)`` for a plugin kind's hook, refusing what is not a subclass of its base."""
-        registry, base = self.registries[kind], BASES[kind]
+        registry, base = self.registries[kind], BY_NAME[kind].base_class()
 
         def register(obj: Any, name: str | None = None) -> Commit:
             if not (isinstance(obj, type) and issubclass(obj, base)):
-                raise AudiozooError(f"{hookspecs.KINDS[kind]} got {obj!r}, which is not a {base.__name__} subclass")
+                raise AudiozooError(f"{BY_NAME[kind].hook} got {obj!r}, which is not a {base.__name__} subclass")
             return partial(registry.register, name or obj.name, obj)
 
         return register

@@ -13,8 +13,8 @@ from audiozoo.api import get_model, get_representation, list_models, list_repres
 from audiozoo.model import GenerativeModel
 from audiozoo.representation import Representation
 from audiozoo.train.batches import TrainingSet
-from audiozoo.train.resolve import resolve, train_config_of
-from audiozoo.train.settings import TrainConfig
+from audiozoo.resolve import resolve
+from audiozoo.settings import RunSettings, TrainConfig
 from audiozoo.train.update import Updater
 from benchmarks.harness import Section, Size, repeated
 
@@ -32,7 +32,7 @@ class Cell:
     model: GenerativeModel
     batch_size: int
     samples: int  # of a clip
-    settings: dict[str, dict[str, Any]]
+    settings: RunSettings
 
     @property
     def label(self) -> dict[str, Any]:
@@ -46,10 +46,10 @@ def cells(size: Size, device: torch.device) -> Iterator[Cell]:
         for repr_name in list_representations(standalone=True):
             overrides = {"model": model_name, "repr": repr_name} | ({"preset": size.preset} if size.preset else {})
             settings = resolve(overrides)
-            rep = get_representation(repr_name, **settings["repr"]).to(device)
+            rep = get_representation(repr_name, **vars(settings.repr)).to(device)
             torch.manual_seed(0)
-            model = get_model(model_name, rep.shape(size.clip_samples), **settings["model"]).to(device)
-            yield Cell(model_name, repr_name, rep, model, settings["run"]["batch_size"], size.clip_samples, settings)
+            model = get_model(model_name, rep.shape(size.clip_samples), **vars(settings.model)).to(device)
+            yield Cell(model_name, repr_name, rep, model, settings.run.batch_size, size.clip_samples, settings)
 
 
 def matmul_rate(device: torch.device, sync: Callable[[], None], n: int = 1024, repeats: int = 5) -> float:
@@ -66,7 +66,7 @@ def training(size: Size, device: torch.device, sync: Callable[[], None]) -> Sect
          "of matmul", "bar", "met"],
     )
     for cell in cells(size, device):
-        preset = train_config_of(cell.settings)
+        preset = cell.settings.run
         # A cell whose preset autocasts is timed at fp32 too: what the lower precision buys here.
         for precision in dict.fromkeys([preset.precision, "fp32"]):
             section.rows.append({**cell.label, "precision": precision,

@@ -13,8 +13,8 @@ import time
 import numpy as np
 import torch
 
+from audiozoo.resolve import resolve
 from audiozoo.train.batches import TrainingSet
-from audiozoo.train.resolve import resolve
 from audiozoo.train.run import build
 from audiozoo.train.update import Updater
 from benchmarks.harness import repeated
@@ -24,7 +24,8 @@ def measure(root: str, cache: str, clip_seconds: float, model: str, repr_name: s
     settings = resolve({"model": model, "repr": repr_name, "data": "gtzan", "data.root": root,
                         "data.cache_dir": cache, "data.clip_seconds": clip_seconds})
     start = time.perf_counter()
-    rep, net, train_config, data = build(settings, progress=False)
+    rep, net, data = build(settings, progress=False)
+    train_config = settings.run
     prepared = time.perf_counter() - start
     train_idx, _ = data.split_indices()
     rep.fit([torch.from_numpy(np.asarray(data.segments[train_idx]))])

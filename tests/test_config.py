@@ -66,7 +66,7 @@ def test_config_toml_tables_round_trip():
 
 
 def test_config_toml_as_audiozoo_writes_it_reads_back_nested_settings(tmp_path):
-    from audiozoo.train.tomlfile import write_toml
+    from audiozoo.runs.tomlfile import write_toml
 
     config = model_settings("model.schedule.steps=8", "model.schedule.solver.order=3")
     write_toml(tmp_path / "config.toml", {"model": as_dict(config)})

@@ -15,7 +15,7 @@ from click.testing import CliRunner
 from audiozoo.cli import cli
 from audiozoo.overrides import parse_overrides
 from audiozoo.train.run import run
-from audiozoo.train.trained import load_run
+from audiozoo.runs.trained import load_run
 from conftest import write_music
 
 SEED = 7

@@ -14,7 +14,7 @@ from click.testing import CliRunner
 from audiozoo.cli import cli
 from audiozoo.train.finetune import init_settings, start_from
 from audiozoo.train.run import run
-from audiozoo.train.trained import build_model
+from audiozoo.runs.trained import build_model
 from conftest import write_music
 
 SOURCE = {"model": "vae_1dconv", "preset": "debug", "data.clip_seconds": 0.5, "data.segments": 1,

@@ -8,8 +8,8 @@ import torch
 from audiozoo import AudiozooError
 from audiozoo.api import get_model
 from audiozoo.model import Batch
-from audiozoo.train.resolve import resolve
-from audiozoo.train.settings import TrainConfig
+from audiozoo.resolve import resolve
+from audiozoo.settings import TrainConfig
 from audiozoo.train.update import Updater
 
 SHAPE = (16, 12)

@@ -13,7 +13,7 @@ from audiozoo.api import get_representation
 from audiozoo.bench.matrix import bench, plan, plan_priors
 from audiozoo.errors import AudiozooError
 from audiozoo.train.run import run
-from audiozoo.train.trained import load_run
+from audiozoo.runs.trained import load_run
 from conftest import write_music
 
 

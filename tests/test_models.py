@@ -13,7 +13,7 @@ from audiozoo import AudiozooError, GenerativeModel
 from audiozoo.api import get_model, get_representation
 from audiozoo.model import Batch
 from audiozoo.plugins import host
-from audiozoo.train.settings import TrainConfig
+from audiozoo.settings import TrainConfig
 from audiozoo.train.update import Updater
 from conftest import HALF_CLIP, SAMPLE_RATE
 

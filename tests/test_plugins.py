@@ -232,7 +232,7 @@ def test_example_model_fits_one_batch(tmp_path, monkeypatch, music):
     """The contract test a model meets (tests/test_models.py), for the example at its own debug size."""
     from audiozoo.api import get_representation
     from audiozoo.model import Batch
-    from audiozoo.train.settings import TrainConfig
+    from audiozoo.settings import TrainConfig
     from audiozoo.train.update import Updater
 
     monkeypatch.syspath_prepend(str(flow_site(tmp_path)))

@@ -14,7 +14,7 @@ import audiozoo
 from audiozoo.cli import cli
 from audiozoo.errors import AudiozooError
 from audiozoo.train.run import run
-from audiozoo.train.trained import load_run
+from audiozoo.runs.trained import load_run
 from audiozoo.train.trainer import TrainingDiverged, TrainingInterrupted
 from conftest import write_music
 

@@ -13,7 +13,7 @@ from audiozoo.cli import cli
 from audiozoo.errors import AudiozooError
 from audiozoo.train.batches import TrainingSet
 from audiozoo.train.run import run
-from audiozoo.train.trained import load_run
+from audiozoo.runs.trained import load_run
 
 
 @pytest.fixture

@@ -12,7 +12,7 @@ from tensorboard.backend.event_processing.plugin_event_accumulator import EventA
 
 from audiozoo.train import tensorboard
 from audiozoo.train.run import run
-from audiozoo.train.rundir import RunDir
+from audiozoo.runs.rundir import RunDir
 from audiozoo.train.trainer import TrainingDiverged
 
 BOOKKEEPING = ("step", "epoch", "seconds")

@@ -10,7 +10,7 @@ import torch
 from audiozoo.errors import AudiozooError
 from audiozoo.model import Batch, GenerativeModel
 from audiozoo.train.ema import EMA
-from audiozoo.train.settings import TrainConfig
+from audiozoo.settings import TrainConfig
 from audiozoo.train.update import Updater, lr_factor
 
 

@@ -9,7 +9,7 @@ import torch
 from audiozoo.api import get_model
 from audiozoo.model import Batch
 from audiozoo.speed import ChannelsLast, run_channels_last
-from audiozoo.train.settings import TrainConfig
+from audiozoo.settings import TrainConfig
 from audiozoo.train.update import Updater
 from audiozoo_plugins.vae_convpool import ConvPoolVAE
 

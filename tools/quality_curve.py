@@ -35,19 +35,18 @@ from typing import Any
 
 os.environ.setdefault("OPENBLAS_THREAD_TIMEOUT", "1")  # librosa's BLAS threads would steal the next torch call's cores
 
-from audiozoo import api  # noqa: E402
 from audiozoo.atomic import atomic_file  # noqa: E402
 from audiozoo.bench.cell import sentinel_cache  # noqa: E402
-from audiozoo.bench.evaluate import evaluate, metrics_for, split_by_file  # noqa: E402
-from audiozoo.data.prepare import prepare  # noqa: E402
+from audiozoo.bench.evaluate import evaluate, split_by_file  # noqa: E402
+from audiozoo.factory import metrics_at  # noqa: E402
 from audiozoo.overrides import parse_overrides  # noqa: E402
 from audiozoo.plots import save_spectrograms  # noqa: E402
 from audiozoo.report.tables import fmt  # noqa: E402
 from audiozoo.sentinels import REAL  # noqa: E402
-from audiozoo.train.rundir import RunDir  # noqa: E402
+from audiozoo.runs.rundir import RunDir  # noqa: E402
 from audiozoo.train.run import run  # noqa: E402
-from audiozoo.train.tomlfile import write_toml  # noqa: E402
-from audiozoo.train.trained import load_run  # noqa: E402
+from audiozoo.runs.tomlfile import write_toml  # noqa: E402
+from audiozoo.runs.trained import load_run, prepare_data  # noqa: E402
 
 MINUTES = (2, 4, 8, 15, 30)
 PIVOT = "structure_distance"
@@ -69,16 +68,15 @@ def curve(overrides: dict[str, Any]) -> Path:
             print(f"{name}: {minute:g} min done before, skipped", flush=True)
             continue
         if cell.is_run:
-            settings = cell.read_settings()
-            settings["run"]["max_seconds"] = minute * 60
-            write_toml(cell.config, settings, header=f"audiozoo run; a stage of tools/quality_curve.py ({minute:g} min)")
+            settings = cell.read_settings().with_run(max_seconds=minute * 60)
+            write_toml(cell.config, settings.tables(),
+                       header=f"audiozoo run; a stage of tools/quality_curve.py ({minute:g} min)")
             trained = run(resume=cell.path)
         else:
             trained = run(runs_dir=str(folder), name=name, **{**overrides, "max_seconds": minute * 60})
-        settings = trained.settings
-        data = prepare(api.get_dataset(settings["run"]["data"], **settings["data"]), progress=False)
+        data = prepare_data(trained.settings)
         print(f"{name}: evaluating at {minute:g} min ({trained.progress.step} steps)", flush=True)
-        figures = evaluate(trained, data, metrics_for(trained.representation.sample_rate), sentinel_cache(folder, data))
+        figures = evaluate(trained, data, metrics_at(trained.representation.sample_rate), sentinel_cache(folder, data))
         png = cell.path / f"minute-{minute:g}.png"
         shutil.copyfile(cell.path / figures["media"]["samples"]["png"], png)
         points.append({"minutes": minute, "steps": trained.progress.step, "seconds": trained.progress.seconds,
@@ -134,13 +132,13 @@ def plot(folder: Path) -> tuple[Path, Path]:
 def picture(run_dir: Path, out: Path, n: int, seed: int) -> Path:
     """Held-out clips beside samples of the same length, one shared colour scale."""
     trained = load_run(run_dir)
-    data = prepare(api.get_dataset(trained.settings["run"]["data"], **trained.settings["data"]), progress=False)
+    data = prepare_data(trained.settings)
     reference_idx, _ = split_by_file(data, data.split_indices()[1])
     real = data.segments[reference_idx[::2][:2]]
     seconds = real.shape[1] / trained.representation.sample_rate
     samples = trained.sample(n, seed=seed, seconds=seconds if trained.model.any_length else None).numpy()
     panels = {f"real (held out) {i}": w for i, w in enumerate(real)}
-    panels.update({f"sample {i} ({trained.settings['run']['model']} × {trained.settings['run']['repr']}, "
+    panels.update({f"sample {i} ({trained.settings.model_name} × {trained.settings.repr_name}, "
                    f"{trained.progress.step} steps)": w for i, w in enumerate(samples)})
     save_spectrograms(out, panels, trained.representation.sample_rate)
     return out

@@ -16,7 +16,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from audiozoo.train.rundir import RunDir
+from audiozoo.runs.rundir import RunDir
 
 
 def losses(run_dir: Path) -> list[float]:

@@ -15,14 +15,15 @@ import traceback
 from pathlib import Path
 from typing import Any
 
-from audiozoo import api
 from audiozoo.allocator import tune_allocator
 from audiozoo.atomic import atomic_file
-from audiozoo.bench.evaluate import evaluate, metrics_for
-from audiozoo.data.prepare import PreparedData, prepare
+from audiozoo.bench.evaluate import evaluate
+from audiozoo.data.prepare import PreparedData
+from audiozoo.factory import metrics_at
 from audiozoo.plugins import host
 from audiozoo.train.run import run
-from audiozoo.train.rundir import RunDir
+from audiozoo.runs.rundir import RunDir
+from audiozoo.runs.trained import prepare_data
 from audiozoo.train.trainer import TrainingInterrupted
 
 INTERRUPTED = 130
@@ -65,9 +66,9 @@ def run_cell(cell_dir: Path, overrides: dict[str, Any]) -> int:
             shutil.rmtree(cell_dir, ignore_errors=True)  # stopped before its first checkpoint: start afresh
             result = run(runs_dir=str(cell_dir.parent), name=cell_dir.name, **overrides)
         settings = result.settings
-        data = prepare(api.get_dataset(settings["run"]["data"], **settings["data"]), progress=False)  # cached
+        data = prepare_data(settings)  # cached
         print(f"evaluating {cell_dir.name}: samples, metrics on decoded audio, sentinel rows", flush=True)
-        evaluation = evaluate(result, data, metrics_for(result.representation.sample_rate),
+        evaluation = evaluate(result, data, metrics_at(result.representation.sample_rate),
                               sentinel_cache(cell_dir.parent, data))
     except TrainingInterrupted:
         return INTERRUPTED

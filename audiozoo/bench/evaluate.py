@@ -13,22 +13,22 @@ from __future__ import annotations
 import math
 import resource
 import time
+from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import torch
 
-from audiozoo import api
 from audiozoo.bench.calibration import calibration_rows
 from audiozoo.data.audio import write_audio
 from audiozoo.data.prepare import PreparedData
 from audiozoo.metric import Metric
 from audiozoo.plots import save_spectrograms
 from audiozoo.sentinels import REAL, make_sentinel, sentinels
-from audiozoo.train.outputs import PANELS
-from audiozoo.train.rundir import RunDir
-from audiozoo.train.trained import Run
+from audiozoo.runs.outputs import PANELS
+from audiozoo.runs.rundir import RunDir, figures
+from audiozoo.runs.trained import Run
 
 BATCH = 8
 """Clips per forward pass when reconstructing and scoring: bounds memory on long clips."""
@@ -50,7 +50,7 @@ def final_losses(run_dir: Path) -> dict[str, float]:
     if not training:
         return {}
     last = [r for r in training if r["epoch"] == training[-1]["epoch"]]
-    keys = [k for k in last[0] if k not in ("step", "epoch", "lr", "seconds")]
+    keys = [k for k in figures(last[0]) if k != "lr"]
     valid = [r for r in records if "loss" not in r]
     return {**{k: float(np.mean([r[k] for r in last])) for k in keys},
             **{k: float(v) for k, v in (valid[-1] if valid else {}).items() if k.startswith("valid_")}}
@@ -126,23 +126,23 @@ def evaluate(run: Run, data: PreparedData, metrics: list[Metric], sentinel_cache
             scores[metric.name] = _mean_of_measured(metric.name, _batched(metric, test, rebuilt), notes)
         if metric.task == "reconstruction":
             ceiling[metric.name] = _mean_of_measured(f"{metric.name} ceiling", _batched(metric, test, roundtrip), notes)
-    config = run.settings["run"]
-    label = api.representation_label(config["repr"], run.settings["repr"])
+    settings = run.settings
+    label = settings.repr_label
     rows = calibration_rows(sentinel_cache, metrics, label, reference, stand_in, train,
                             roundtrip[len(reference):])
 
-    examples = run.progress.epoch * len(train_idx) + min(run.progress.batch * config["batch_size"], len(train_idx))
+    examples = run.progress.epoch * len(train_idx) + min(run.progress.batch * settings.run.batch_size, len(train_idx))
     folder = run.dir.evaluation_media
     folder.mkdir(exist_ok=True)
     shown = reference[:PANELS].numpy()  # test starts with these, so the round trips below are theirs
     return {
-        "model": config["model"], "repr": label, "data": config["data"], "status": "done", "error": None,
+        "model": settings.model_name, "repr": label, "data": settings.data_name, "status": "done", "error": None,
         "parameters": sum(p.numel() for p in model.parameters() if p.requires_grad),
         "train_seconds": run.progress.seconds,
         "examples_per_second": examples / run.progress.seconds if run.progress.seconds else math.nan,
         "epochs": run.progress.epoch, "steps": run.progress.step,
         "losses": final_losses(run.path),
-        "sample": run.settings.get("sample", {}),  # the model's sampling options the samples were made with
+        "sample": asdict(settings.sample),  # the model's sampling options the samples were made with
         "generation_x_realtime": audio_seconds / seconds,
         **peak_memory(),
         "metrics": scores, "reference": rows.pop(REAL, {}), "sentinels": rows, "ceiling": ceiling, "notes": notes,
@@ -173,7 +173,3 @@ def metric_description(metric: Metric) -> dict[str, Any]:
     return {"task": metric.task, "higher_is_better": metric.higher_is_better, "unit": metric.unit,
             **{flag: getattr(metric, flag) for flag in ("distance", "structure", "memorisation") if hasattr(metric, flag)}}
 
-
-def metrics_for(sample_rate: int) -> list[Metric]:
-    """Every registered metric, at the cell's sample rate: a metric plugin joins every table."""
-    return [api.get_metric(name, sample_rate=sample_rate) for name in api.list_metrics()]

@@ -29,7 +29,7 @@ from audiozoo.allocator import tune_allocator
 from audiozoo.bench.cell import INTERRUPTED, failed, run_cell, write_evaluation
 from audiozoo.config import build_config
 from audiozoo.errors import AudiozooError, unknown
-from audiozoo.train.rundir import RunDir
+from audiozoo.runs.rundir import RunDir
 
 if TYPE_CHECKING:
     from audiozoo.bench.matrix import Cell

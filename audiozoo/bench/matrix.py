@@ -20,15 +20,15 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from audiozoo import api
 from audiozoo.bench.launcher import BenchInterrupted  # noqa: F401 - the CLI catches it from here
 from audiozoo.bench.launcher import Launcher, LocalLauncher, Task, launcher_from
 from audiozoo.errors import AudiozooError
+from audiozoo.factory import plugin_names
 from audiozoo.plugins import host
 from audiozoo.report import build_report
-from audiozoo.train.rundir import RunDir
-from audiozoo.train.resolve import resolve
-from audiozoo.train.tomlfile import write_toml
+from audiozoo.resolve import resolve
+from audiozoo.runs.rundir import RunDir
+from audiozoo.runs.tomlfile import write_toml
 
 BENCH = "bench.toml"
 
@@ -56,11 +56,11 @@ def status_of(cell_dir: Path) -> str:
 
 def plan(models: Any, reprs: Any, overrides: dict[str, Any], folder: Path) -> list[Cell]:
     """The cells, each one's settings checked now, so a typo fails at once and not in cell 7."""
-    chosen = [(m, r, s) for m in api.list_models(include=_patterns(models, "models")) for r, s in _representations(reprs)]
+    chosen = [(m, r, s) for m in plugin_names("models", include=_patterns(models, "models")) for r, s in _representations(reprs)]
     if not chosen:
         raise AudiozooError(f"no cell matches models={models or '*'} reprs={reprs or '*'}; "
-                            f"models: {', '.join(api.list_models())}; "
-                            f"reprs: {', '.join(api.list_representations())}")
+                            f"models: {', '.join(plugin_names('models'))}; "
+                            f"reprs: {', '.join(plugin_names('representations'))}")
     for model, repr_, settings in chosen:  # a latent representation's run is read here, before any cell
         resolve({**overrides, "model": model, "repr": repr_, **settings})
     return [Cell(m, r, folder / "-".join([m, r, *(Path(str(v)).name for v in s.values())]), tuple(s.items()))
@@ -72,13 +72,13 @@ def plan_priors(priors: Any, cells: list[Cell], overrides: dict[str, Any], folde
     Their settings are checked now; their representation cannot be until the autoencoder is trained."""
     if priors is None:
         return []
-    models = api.list_models(include=_patterns(priors, "priors"))
+    models = plugin_names("models", include=_patterns(priors, "priors"))
     if not models:
-        raise AudiozooError(f"priors={priors} matches no model; models: {', '.join(api.list_models())}")
+        raise AudiozooError(f"priors={priors} matches no model; models: {', '.join(plugin_names('models'))}")
     registry = host().registry("models")
     encoders = [c for c in cells if not c.settings and registry.get(c.model).has_latent_space()]
     if not encoders:
-        with_latents = [m for m in api.list_models() if registry.get(m).has_latent_space()]
+        with_latents = [m for m in plugin_names("models") if registry.get(m).has_latent_space()]
         raise AudiozooError(f"priors={priors} trains on the latent space of an autoencoder cell, and models= selects "
                             f"none; add one of {', '.join(with_latents)}")
     for model in models:
@@ -93,7 +93,7 @@ def _representations(reprs: Any) -> list[tuple[str, dict[str, Any]]]:
     patterns = _patterns(reprs, "reprs") or ["*"]
     plain = [p for p in patterns if ":" not in p]
     chosen: list[tuple[str, dict[str, Any]]] = [(name, {}) for name in
-                                                (api.list_representations(include=plain, standalone=True) if plain else [])]
+                                                (plugin_names("representations", include=plain, standalone=True) if plain else [])]
     registry = host().registry("representations")
     for pattern in patterns:
         name, colon, value = pattern.partition(":")

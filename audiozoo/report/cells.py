@@ -12,9 +12,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from audiozoo.api import representation_label
+from audiozoo.factory import representation_label
 from audiozoo.errors import AudiozooError
-from audiozoo.train.rundir import RunDir
+from audiozoo.runs.rundir import RunDir
 
 MEDIA_KINDS = ("losses", "samples", "reconstructions", "real", "sentinels", "roundtrip")
 """Media keys of evaluation.json, in the order the page shows them."""
@@ -74,7 +74,7 @@ def find_run_dirs(paths: list[Path]) -> list[Path]:
 def read_cell(run_dir: Path) -> Cell:
     """One run directory as a :class:`Cell`; evaluation.json when present, else the run's own files."""
     files = RunDir(run_dir)
-    settings = files.read_settings()
+    settings = files.read_tables()
     run = settings.get("run", {})
     if not all(isinstance(run.get(key), str) for key in ("model", "repr", "data")):
         raise AudiozooError(f"{files.config} does not name the model, repr and data in its [run] table")

@@ -13,20 +13,23 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+from dataclasses import asdict
+
 from audiozoo.config import setting_names
 from audiozoo.data.source import DataConfig
 from audiozoo.errors import AudiozooError
 from audiozoo.model import GenerativeModel
 from audiozoo.representation import Representation
-from audiozoo.train.resolve import clip_samples, resolve, settings_as_overrides, train_config_of
-from audiozoo.train.rundir import RunDir
-from audiozoo.train.trained import build_model
+from audiozoo.resolve import resolve
+from audiozoo.runs.rundir import RunDir, sampling_weights
+from audiozoo.runs.trained import build_model
+from audiozoo.settings import RunSettings
 
 NOT_INHERITED = ("name", "init_stats")
 """Keys of the source run a fine-tuned run does not take: it is another run, and chooses its statistics anew."""
 
 
-def init_settings(overrides: dict[str, Any]) -> dict[str, dict[str, Any]]:
+def init_settings(overrides: dict[str, Any]) -> RunSettings:
     """``init=RUN_DIR`` and the user's keys → the new run's settings: the source's, the user's keys over them.
 
     Naming another dataset keeps the preprocessing every dataset shares (the clip length the model
@@ -34,7 +37,7 @@ def init_settings(overrides: dict[str, Any]) -> dict[str, dict[str, Any]]:
     source's weights do not fit are refused here, in one line, before a run directory is made.
     """
     source = _source(Path(str(overrides["init"])).expanduser())
-    inherited = {k: v for k, v in settings_as_overrides(source.read_settings()).items() if k not in NOT_INHERITED}
+    inherited = {k: v for k, v in source.read_settings().overrides().items() if k not in NOT_INHERITED}
     if overrides.get("data", inherited["data"]) != inherited["data"]:
         shared = setting_names(DataConfig)
         inherited = {k: v for k, v in inherited.items() if not k.startswith("data.") or k[5:] in shared}
@@ -59,24 +62,24 @@ def _source(path: Path) -> RunDir:
     return run_dir
 
 
-def start_from(settings: dict[str, dict[str, Any]], model: GenerativeModel, rep: Representation) -> None:
+def start_from(settings: RunSettings, model: GenerativeModel, rep: Representation) -> None:
     """Load the weights of the run ``init=`` names into ``model`` and, with ``init_stats=keep``, its
     representation statistics into ``rep``."""
     weights, statistics = initial_state(settings, model)
     model.load_state_dict(weights)
-    if train_config_of(settings).init_stats == "keep":
+    if settings.run.init_stats == "keep":
         rep.load_state_dict(statistics)
 
 
-def initial_state(settings: dict[str, dict[str, Any]], model: GenerativeModel) -> tuple[dict[str, Any], dict[str, Any]]:
+def initial_state(settings: RunSettings, model: GenerativeModel) -> tuple[dict[str, Any], dict[str, Any]]:
     """The weights a fine-tuned ``model`` starts from — the source run's EMA weights when it kept them,
     the ones it samples with — and the source's representation state.
 
     Weights that do not fit ``model`` are refused in one line naming the settings that differ from the source's.
     """
-    source = RunDir(Path(train_config_of(settings).init))
+    source = RunDir(Path(settings.run.init))
     state = source.load_checkpoint()
-    weights = {**state["model"], **state.get("ema", {}).get("weights", {})}
+    weights = sampling_weights(state)
     own = model.state_dict()
     misfit = sorted(k for k in own.keys() | weights.keys()
                     if k not in own or k not in weights or own[k].shape != weights[k].shape)
@@ -95,10 +98,11 @@ def _why(key: str, theirs: dict[str, Any], ours: dict[str, Any]) -> str:
     return f"{key} is {list(theirs[key].shape)} there, {list(ours[key].shape)} here"
 
 
-def _advice(source: dict[str, dict[str, Any]], settings: dict[str, dict[str, Any]]) -> str:
+def _advice(source: RunSettings, settings: RunSettings) -> str:
     """What to undo to build the source's model again: the model keys that differ, and the clip length."""
-    keys = [f"model.{k}={v}" for k, v in settings["model"].items() if source["model"].get(k) != v]
+    theirs = asdict(source.model)
+    keys = [f"model.{k}={v}" for k, v in asdict(settings.model).items() if theirs.get(k) != v]
     advice = [f"leave out {', '.join(keys)}"] if keys else []
-    if clip_samples(source) != clip_samples(settings):
-        advice.append(f"keep its clips of {clip_samples(source)} samples (data.clip_seconds, data.segments, crop_seconds)")
+    if source.clip_samples != settings.clip_samples:
+        advice.append(f"keep its clips of {source.clip_samples} samples (data.clip_seconds, data.segments, crop_seconds)")
     return " and ".join(advice) or "leave out the model settings that change it"

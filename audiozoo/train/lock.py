@@ -10,7 +10,7 @@ from contextlib import contextmanager
 from pathlib import Path
 
 from audiozoo.errors import AudiozooError
-from audiozoo.train.rundir import RunDir
+from audiozoo.runs.rundir import RunDir
 
 
 @contextmanager

@@ -1,18 +1,20 @@
 """``audiozoo run``: resolve settings, prepare data, train, and leave a run directory behind.
 
-A run directory (:mod:`audiozoo.train.rundir`) holds everything needed to understand,
+A run directory (:mod:`audiozoo.runs.rundir`) holds everything needed to understand,
 reproduce and continue the run: its settings, metrics log, checkpoint, loss curves, samples and,
-for autoencoders, reconstructions.
+for autoencoders, reconstructions. Training reads as its stages: build the objects the settings
+describe, restore a checkpoint (or fit the representation's statistics), train, write the outputs.
 """
 
 from __future__ import annotations
 
 import json
-import os
 import shutil
 import sys
 import time
+from collections.abc import Callable
 from contextlib import nullcontext
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -20,40 +22,36 @@ import numpy as np
 import torch
 from tqdm import tqdm
 
-from audiozoo import api
 from audiozoo.atomic import ensure_writable, remove_stale_temporaries
 from audiozoo.data.prepare import PreparedData
-from audiozoo.data.prepare import prepare as prepare_source
 from audiozoo.errors import AudiozooError
 from audiozoo.model import Batch, GenerativeModel
 from audiozoo.plots import save_loss_curves
 from audiozoo.representation import Representation
+from audiozoo.resolve import resolve
+from audiozoo.runs.checkpoint import Checkpointed, Constant, RandomState
+from audiozoo.runs.outputs import write_reconstructions, write_samples
+from audiozoo.runs.progress import Progress
+from audiozoo.runs.rundir import RunDir, checkpoint_state, figures, read_config_overrides
+from audiozoo.runs.trained import Run, build_model, prepare_data
+from audiozoo.settings import RunSettings, pick_device
 from audiozoo.train import distributed
 from audiozoo.train.batches import ENCODE_BATCH, TrainingSet, held_out_batches
 from audiozoo.train.finetune import init_settings, start_from
 from audiozoo.train.lock import run_dir_lock
-from audiozoo.train.outputs import write_reconstructions, write_samples
-from audiozoo.train.resolve import clip_samples, read_config_overrides, resolve, train_config_of
-from audiozoo.train.rundir import RunDir, checkpoint_state
-from audiozoo.train.settings import TrainConfig, pick_device
 from audiozoo.train.tensorboard import TensorBoard
-from audiozoo.train.trained import Run, build_model
-from audiozoo.train.trainer import Progress, TrainingDiverged, TrainingInterrupted, steps_per_epoch, train
+from audiozoo.train.trainer import TrainingDiverged, TrainingInterrupted, steps_per_epoch, train
 from audiozoo.train.update import Updater
 
 
-def build(settings: dict[str, dict[str, Any]], progress: bool = True,
-          fresh: bool = True) -> tuple[Representation, GenerativeModel, TrainConfig, PreparedData]:
-    """The objects a run's settings describe (settings are checked again: config.toml may be hand-edited);
-    a ``fresh`` model (not about to load its own checkpoint) starts from the weights of its ``init=`` run.
-
-    Every setting is checked before the data is prepared, so a typo never waits for decoding.
-    """
-    source = api.get_dataset(settings["run"]["data"], **settings["data"])
+def build(settings: RunSettings, progress: bool = True,
+          fresh: bool = True) -> tuple[Representation, GenerativeModel, PreparedData]:
+    """The objects a run's settings describe, and its data prepared; a ``fresh`` model (not about to
+    load its own checkpoint) starts from the weights of its ``init=`` run."""
     rep, model = build_model(settings)
-    if fresh and settings["run"].get("init"):
+    if fresh and settings.run.init:
         start_from(settings, model, rep)
-    return rep, model, train_config_of(settings), prepare_source(source, progress=progress)
+    return rep, model, prepare_data(settings, progress)
 
 
 def status(text: str) -> None:
@@ -81,25 +79,23 @@ def run(resume: str | Path | None = None, progress: bool = True, **overrides: An
             overrides = {**read_config_overrides(Path(str(overrides.pop("config")))), **overrides}
         # init=: start from another run's settings and weights (fine-tuning)
         settings = init_settings(overrides) if overrides.get("init") else resolve(overrides)
-    train_config = train_config_of(settings)
     if resume is None:
-        ensure_writable(Path(train_config.runs_dir), "the runs folder", "choose another with runs_dir=PATH")
+        ensure_writable(Path(settings.run.runs_dir), "the runs folder", "choose another with runs_dir=PATH")
     else:
         ensure_writable(Path(resume), "the run directory", "copy it somewhere writable and resume the copy")
-    device = distributed.setup(pick_device(train_config.device))
+    device = distributed.setup(pick_device(settings.run.device))
     try:
         return _run(settings, None if resume is None else RunDir(Path(resume)), device, progress)
     finally:
         distributed.teardown()
 
 
-def _create(settings: dict[str, dict[str, Any]]) -> RunDir:
-    config, names = train_config_of(settings), settings["run"]
-    name = config.name or f"{time.strftime('%Y%m%d-%H%M%S')}-{names['model']}-{names['repr']}"
-    return RunDir.create(Path(config.runs_dir), name, settings)
+def _create(settings: RunSettings) -> RunDir:
+    name = settings.run.name or f"{time.strftime('%Y%m%d-%H%M%S')}-{settings.model_name}-{settings.repr_name}"
+    return RunDir.create(Path(settings.run.runs_dir), name, settings)
 
 
-def _run(settings: dict[str, dict[str, Any]], resume: RunDir | None, device: torch.device, progress: bool) -> Run:
+def _run(settings: RunSettings, resume: RunDir | None, device: torch.device, progress: bool) -> Run:
     lead = distributed.rank() == 0
     run_dir = distributed.broadcast(_create(settings) if resume is None and lead else resume)
     with run_dir_lock(run_dir.path) if lead else nullcontext():
@@ -114,83 +110,129 @@ def _run(settings: dict[str, dict[str, Any]], resume: RunDir | None, device: tor
             raise
 
 
-def _train_in(run_dir: RunDir, settings: dict[str, dict[str, Any]], resuming: bool, device: torch.device,
-              show: bool) -> Run:
-    lead = distributed.rank() == 0
-    say = status if show else _quiet
-    names, budget = settings["run"], train_config_of(settings)
+@dataclass
+class Session:
+    """One session of training in a run directory: what the stages build and hand on."""
+
+    run_dir: RunDir
+    settings: RunSettings
+    say: Callable[[str], None]
+    lead: bool
+    resuming: bool  # a session of a run that has had one before
+    checkpointed: bool  # resuming from a checkpoint of this run
+    rep: Representation
+    model: GenerativeModel
+    data: PreparedData
+    train_idx: np.ndarray
+    test_idx: np.ndarray
+    progress: Progress
+    updater: Updater
+    state: Checkpointed
+    saved: int | None = None  # the step of the last checkpoint written (None: none yet)
+
+    def save(self, at: Progress) -> None:
+        if self.lead:
+            self.run_dir.save_checkpoint(self.state.state_dict())
+        self.saved = at.step
+
+
+def _train_in(run_dir: RunDir, settings: RunSettings, resuming: bool, device: torch.device, show: bool) -> Run:
+    session = _build(run_dir, settings, resuming, device, show)
+    _restore(session)
+    with run_dir.metrics_log(session.lead) as metrics, \
+            TensorBoard(run_dir.tensorboard if session.lead else None, purge_step=session.progress.step + 1) as board:
+        _train(session, device, show, metrics.write, board)
+        return _finish(session, board)
+
+
+def _build(run_dir: RunDir, settings: RunSettings, resuming: bool, device: torch.device, show: bool) -> Session:
+    """Stage 1: the representation, model, data and updater the settings describe, on ``device``."""
+    lead, say = distributed.rank() == 0, status if show else _quiet
+    budget = settings.run
     limit = f"{budget.max_seconds:g} s budget, at most {budget.epochs} epochs" if budget.max_seconds else f"{budget.epochs} epochs"
     checkpointed = resuming and run_dir.has_checkpoint
     origin = f" from the weights of {budget.init}" if budget.init and not checkpointed else ""
-    say(f"{'continuing' if resuming else 'fine-tuning' if budget.init else 'training'} {names['model']} on "
-        f"{names['repr']} of {names['data']}{origin} "
+    say(f"{'continuing' if resuming else 'fine-tuning' if budget.init else 'training'} {settings.model_name} on "
+        f"{settings.repr_name} of {settings.data_name}{origin} "
         f"({limit}, batch {budget.batch_size}, {device.type}); run directory: {run_dir.path}")
     if not lead:
         distributed.barrier()  # rank 0 prepares (and caches) the data first
-    rep, model, train_config, data = build(settings, show, fresh=not checkpointed)
+    rep, model, data = build(settings, show, fresh=not checkpointed)
     if lead:
         distributed.barrier()
     train_idx, test_idx = data.split_indices()
     if len(train_idx) == 0:
         raise AudiozooError("the training split is empty: use more files or a smaller data.test_fraction")
+    if resuming and not checkpointed:
+        say(f"no checkpoint yet in {run_dir.path}: starting from the first step")
     rep.to(device)
     model.to(device)
     progress = Progress()
-    updater = Updater(model, train_config, train_config.epochs * steps_per_epoch(len(train_idx), train_config))
-    state = checkpoint_state(model, rep, progress, updater.ema, updater, settings)
-    if resuming and not checkpointed:
-        say(f"no checkpoint yet in {run_dir.path}: starting from the first step")
-    if checkpointed:
-        state.load_state_dict(run_dir.load_checkpoint())
+    updater = Updater(model, budget, budget.epochs * steps_per_epoch(len(train_idx), budget))
+    state = checkpoint_state(model, rep, progress, updater.ema, **updater.state_entries(), rng=RandomState(),
+                             settings=Constant(json.dumps(settings.tables())))
+    return Session(run_dir, settings, say, lead, resuming, checkpointed, rep, model, data, train_idx, test_idx,
+                   progress, updater, state)
+
+
+def _restore(session: Session) -> None:
+    """Stage 2: the checkpoint's state where resuming, else the representation's statistics (fitted
+    on the training split, or kept from the ``init=`` run)."""
+    settings, say, progress = session.settings, session.say, session.progress
+    if session.checkpointed:
+        session.state.load_state_dict(session.run_dir.load_checkpoint())
+        session.saved = progress.step
         say(f"from the checkpoint of step {progress.step} ({progress.seconds:.0f} s trained)")
-    elif train_config.init and train_config.init_stats == "keep":
-        say(f"keeping the {names['repr']} statistics of {train_config.init}")
+    elif settings.run.init and settings.run.init_stats == "keep":
+        say(f"keeping the {settings.repr_name} statistics of {settings.run.init}")
     else:
-        say(f"fitting {names['repr']} statistics on {len(train_idx)} training clips")
-        rep.fit(torch.as_tensor(np.asarray(data.segments[train_idx[i : i + ENCODE_BATCH]]))
-                for i in range(0, len(train_idx), ENCODE_BATCH))
-    if lead and resuming:
-        run_dir.truncate_metrics(progress.step)
-    crop = clip_samples(settings) if train_config.crop_seconds else 0
-    say(f"encoding {len(train_idx)} training clips" + (" per step, in random crops" if crop else ""))
-    training = TrainingSet(rep, data.segments[train_idx], device, crop, train_config.seed)
-    held_out = held_out_batches(rep, data.segments[test_idx], device, train_config.batch_size, crop)
-    saved = progress.step if checkpointed else None
+        train_idx, segments = session.train_idx, session.data.segments
+        say(f"fitting {settings.repr_name} statistics on {len(train_idx)} training clips")
+        session.rep.fit(torch.as_tensor(np.asarray(segments[train_idx[i : i + ENCODE_BATCH]]))
+                        for i in range(0, len(train_idx), ENCODE_BATCH))
+    if session.lead and session.resuming:
+        session.run_dir.truncate_metrics(progress.step)
 
-    def save(at: Progress) -> None:
-        nonlocal saved
-        if lead:
-            run_dir.save_checkpoint(state.state_dict())
-        saved = at.step
 
-    with open(run_dir.metrics if lead else os.devnull, "a") as metrics, \
-            TensorBoard(run_dir.tensorboard if lead else None, purge_step=progress.step + 1) as board:
-        def log(record: dict[str, Any]) -> None:
-            metrics.write(json.dumps(record) + "\n")
-            metrics.flush()
-            board.scalars(record["step"], {k: v for k, v in record.items() if k not in ("step", "epoch", "seconds")})
+def _train(session: Session, device: torch.device, show: bool, log_line: Callable[[dict[str, Any]], None],
+           board: TensorBoard) -> None:
+    """Stage 3: the loop, with validation and checkpoints, until the budget or the epochs are spent."""
+    settings, config, progress = session.settings, session.settings.run, session.progress
+    crop = settings.clip_samples if config.crop_seconds else 0
+    segments = session.data.segments
+    session.say(f"encoding {len(session.train_idx)} training clips" + (" per step, in random crops" if crop else ""))
+    training = TrainingSet(session.rep, segments[session.train_idx], device, crop, config.seed)
+    held_out = held_out_batches(session.rep, segments[session.test_idx], device, config.batch_size, crop)
 
-        def validate(at: Progress) -> None:
-            losses = validation_losses(updater, held_out, train_config.seed)
-            if losses:
-                log({"step": at.step, "epoch": at.epoch, **{f"valid_{k}": v for k, v in losses.items()}})
-            at.validated = at.step
+    def log(record: dict[str, Any]) -> None:
+        log_line(record)
+        board.scalars(record["step"], figures(record))
 
-        try:
-            train(updater, training, train_config, progress, log, save, validate, show_progress=show)
-        except TrainingInterrupted:
-            raise TrainingInterrupted(run_dir.path) from None
-        except TrainingDiverged as err:
-            raise TrainingDiverged(f"{err}; {_kept(run_dir, saved)}") from None
-        if train_config.valid_every and progress.validated != progress.step:
-            validate(progress)  # at the end, once (a resumed finished run has validated already)
-        save(progress)
-        if updater.ema is not None:
-            updater.ema.copy_to(model)  # from here on the run samples and evaluates with the averaged weights
-        result = Run(run_dir.path, settings, model, rep, progress)
-        if lead:
-            say("writing samples" + (" and reconstructions" if model.can_reconstruct else ""))
-            result.files = write_outputs(result, data, test_idx, board)
+    def validate(at: Progress) -> None:
+        losses = validation_losses(session.updater, held_out, config.seed)
+        if losses:
+            log({"step": at.step, "epoch": at.epoch, **{f"valid_{k}": v for k, v in losses.items()}})
+        at.validated = at.step
+
+    try:
+        train(session.updater, training, config, progress, log, session.save, validate, show_progress=show)
+    except TrainingInterrupted:
+        raise TrainingInterrupted(session.run_dir.path) from None
+    except TrainingDiverged as err:
+        raise TrainingDiverged(f"{err}; {_kept(session.run_dir, session.saved)}") from None
+    if config.valid_every and progress.validated != progress.step:
+        validate(progress)  # at the end, once (a resumed finished run has validated already)
+    session.save(progress)
+
+
+def _finish(session: Session, board: TensorBoard) -> Run:
+    """Stage 4: the averaged weights in the model, then (rank 0) samples, reconstructions and loss curves."""
+    if session.updater.ema is not None:
+        session.updater.ema.copy_to(session.model)  # from here on the run samples and evaluates with the averaged weights
+    result = Run(session.run_dir.path, session.settings, session.model, session.rep, session.progress)
+    if session.lead:
+        session.say("writing samples" + (" and reconstructions" if session.model.can_reconstruct else ""))
+        result.files = write_outputs(result, session.data, session.test_idx, board)
     return result
 
 
@@ -232,7 +274,7 @@ def validation_losses(updater: Updater, held_out: list[Batch], seed: int) -> dic
 def write_outputs(run: Run, data: PreparedData, test_idx: np.ndarray, board: TensorBoard) -> dict[str, list[Path]]:
     """Loss curves, samples and (autoencoders) reconstructions of test clips, in the run directory;
     both on ``board`` too (only here, at the end: sampling at every checkpoint costs seconds on a CPU)."""
-    config, run_dir = train_config_of(run.settings), run.dir
+    config, run_dir = run.settings.run, run.dir
     test = np.asarray(data.segments[test_idx])
     if run.metrics:
         save_loss_curves(run_dir.losses, run.metrics)

@@ -5,7 +5,6 @@ from __future__ import annotations
 import math
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
 from typing import Any
 
 import torch
@@ -13,9 +12,10 @@ from tqdm import tqdm
 
 from audiozoo.errors import AudiozooError
 from audiozoo.faults import fault_point
+from audiozoo.runs.progress import Progress
+from audiozoo.settings import TrainConfig
 from audiozoo.train import distributed
 from audiozoo.train.batches import TrainingSet
-from audiozoo.train.settings import TrainConfig
 from audiozoo.train.update import Updater
 
 
@@ -29,24 +29,6 @@ class TrainingInterrupted(Exception):
     def __init__(self, path: object = None) -> None:
         super().__init__(path)
         self.path = path
-
-
-@dataclass
-class Progress:
-    """Where training stands; saved in every checkpoint so a resumed run continues exactly."""
-
-    step: int = 0
-    epoch: int = 0
-    batch: int = 0  # batches done in the current epoch
-    seconds: float = 0.0  # training time so far, over all sessions of the run
-    validated: int = 0  # the step of the last validation (0: none yet)
-
-    def state_dict(self) -> dict[str, Any]:
-        return dict(vars(self))
-
-    def load_state_dict(self, state: dict[str, Any]) -> None:
-        for key, value in state.items():
-            setattr(self, key, value)
 
 
 class CheckpointClock:

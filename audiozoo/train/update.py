@@ -18,9 +18,10 @@ import torch
 
 from audiozoo.errors import AudiozooError
 from audiozoo.model import Batch, GenerativeModel
+from audiozoo.runs.checkpoint import Named, Stateful
+from audiozoo.settings import TrainConfig
 from audiozoo.train import distributed
 from audiozoo.train.ema import EMA
-from audiozoo.train.settings import TrainConfig
 
 DTYPES = {"bf16": torch.bfloat16, "fp16": torch.float16}
 
@@ -58,6 +59,10 @@ class Updater:
         self.schedulers = {name: torch.optim.lr_scheduler.LambdaLR(opt, factor) for name, opt in self.optimizers.items()}
         self.scaler = torch.amp.GradScaler(self.device_type, enabled=config.precision == "fp16")
         self.ema = EMA(model, config.ema) if config.ema else None
+
+    def state_entries(self) -> dict[str, Stateful]:
+        """What a checkpoint needs of the updater to continue exactly: optimizers, schedulers, grad scaler."""
+        return {"optimizers": Named(self.optimizers), "schedulers": Named(self.schedulers), "scaler": self.scaler}
 
     def autocast(self) -> AbstractContextManager[Any]:
         """Mixed precision of the forward pass (``precision=bf16|fp16``), on CPU and CUDA alike."""

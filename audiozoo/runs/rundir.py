@@ -13,7 +13,7 @@
     ├── evaluation.json        a bench cell's figures, and evaluation/ the clips it plays
     └── .lock                  held while a process trains here
 
-Train, bench, report and the CLI reach these files through :class:`RunDir`, so a file is
+Train, bench, report, export and the CLI reach these files through :class:`RunDir`, so a file is
 renamed in one place.
 """
 
@@ -22,21 +22,23 @@ from __future__ import annotations
 import itertools
 import json
 import tomllib
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import IO, Any
 
 from audiozoo.atomic import atomic_file
 from audiozoo.errors import AudiozooError
-from audiozoo.train.checkpoint import (Checkpointed, Constant, Named, RandomState, Stateful, load_checkpoint,
-                                       save_checkpoint)
-from audiozoo.train.tomlfile import write_toml
-
-if TYPE_CHECKING:
-    from audiozoo.train.update import Updater
+from audiozoo.resolve import settings_from_tables
+from audiozoo.runs.checkpoint import Checkpointed, Stateful, load_checkpoint, save_checkpoint
+from audiozoo.runs.tomlfile import write_toml
+from audiozoo.settings import RunSettings, tables_as_overrides
 
 TABLES = ("run", "model", "repr", "data")
 """The tables of config.toml; ``[sample]`` (the model's sampling options) is optional."""
+BOOKKEEPING = ("step", "epoch", "seconds")
+"""Keys of every metrics.jsonl line that place it (when, how far), beside the figures it logs."""
 
 
 def sample_files(folder: Path, n: int) -> tuple[list[Path], Path]:
@@ -76,7 +78,7 @@ class RunDir:
     path: Path
 
     @classmethod
-    def create(cls, parent: Path, name: str, settings: dict[str, dict[str, Any]]) -> RunDir:
+    def create(cls, parent: Path, name: str, settings: RunSettings) -> RunDir:
         """A new run directory ``parent/name`` (``name-2``, … when taken) holding ``config.toml``."""
         for n in itertools.count(1):
             path = parent / (name if n == 1 else f"{name}-{n}")
@@ -86,7 +88,7 @@ class RunDir:
             except FileExistsError:
                 continue
         run_dir = cls(path)
-        write_toml(run_dir.config, settings,
+        write_toml(run_dir.config, settings.tables(),
                    header=f"audiozoo run; reproduce with: audiozoo run config={run_dir.config}")
         return run_dir
 
@@ -129,11 +131,15 @@ class RunDir:
     def has_checkpoint(self) -> bool:
         return self.checkpoint.is_file()
 
-    def read_settings(self) -> dict[str, dict[str, Any]]:
-        """The resolved settings of this run, checked for shape (the file may be hand-edited)."""
+    def read_tables(self) -> dict[str, dict[str, Any]]:
+        """config.toml's tables, checked for shape only: what a reader needs without the run's plugins."""
         if not self.is_run:
             raise AudiozooError(f"not a run directory (no {self.config.name}): {self.path}")
         return read_config(self.config)
+
+    def read_settings(self) -> RunSettings:
+        """The run's settings, every one checked again (the file may be hand-edited)."""
+        return settings_from_tables(self.read_tables())
 
     def save_checkpoint(self, state: dict[str, Any]) -> Path:
         self.checkpoints.mkdir(exist_ok=True)
@@ -155,6 +161,15 @@ class RunDir:
             if isinstance(record, dict) and isinstance(record.get("step"), int):
                 records.append(record)
         return records
+
+    @contextmanager
+    def metrics_log(self, enabled: bool = True) -> Iterator[MetricsLog]:
+        """metrics.jsonl open for appending, one flushed line per record (``enabled`` False: nothing written)."""
+        if not enabled:
+            yield MetricsLog(None)
+            return
+        with open(self.metrics, "a") as handle:
+            yield MetricsLog(handle)
 
     def truncate_metrics(self, step: int) -> None:
         """Drop lines past ``step`` (and a line torn by a kill), so a resumed run's curve has no step twice."""
@@ -189,13 +204,37 @@ class RunDir:
         return found
 
 
+class MetricsLog:
+    """Appends records to a run's metrics.jsonl (see :meth:`RunDir.metrics_log`)."""
+
+    def __init__(self, handle: IO[str] | None) -> None:
+        self.handle = handle
+
+    def write(self, record: dict[str, Any]) -> None:
+        if self.handle is not None:
+            self.handle.write(json.dumps(record) + "\n")
+            self.handle.flush()
+
+
+def figures(record: dict[str, Any]) -> dict[str, Any]:
+    """A metrics.jsonl record less its :data:`BOOKKEEPING`: the losses, rates and held-out figures it logs."""
+    return {k: v for k, v in record.items() if k not in BOOKKEEPING}
+
+
 def checkpoint_state(model: Stateful, representation: Stateful, progress: Stateful, ema: Stateful | None,
-                     updater: Updater | None = None, settings: dict[str, Any] | None = None) -> Checkpointed:
+                     **training: Stateful) -> Checkpointed:
     """What a checkpoint holds, declared once: the model, its representation (fitted statistics),
-    the EMA of the weights (when kept) and the progress; with the ``updater``, all that continuing
-    exactly needs too — optimizers, schedulers, the fp16 grad scaler, the random generators —
-    and the settings, for a reader."""
-    training = {} if updater is None else {
-        "optimizers": Named(updater.optimizers), "schedulers": Named(updater.schedulers),
-        "scaler": updater.scaler, "rng": RandomState(), "settings": Constant(json.dumps(settings))}
+    the EMA of the weights (when kept) and the progress — all a trained run needs to sample — and
+    whatever continuing the training exactly needs besides (``training``: the optimizers, schedulers,
+    random generators…, which the trainer declares)."""
     return Checkpointed(model=model, representation=representation, ema=ema, progress=progress, **training)
+
+
+def sampling_weights(state: dict[str, Any]) -> dict[str, Any]:
+    """A checkpoint's model weights as sampling uses them: the EMA weights where the run kept them."""
+    return {**state["model"], **state.get("ema", {}).get("weights", {})}
+
+
+def read_config_overrides(source: Path) -> dict[str, Any]:
+    """``config=FILE``: the settings of a shared file, or of a run directory's own, as overrides."""
+    return tables_as_overrides(RunDir(source).read_tables() if source.is_dir() else read_config(source))

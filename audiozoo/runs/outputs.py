@@ -3,25 +3,32 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 import numpy as np
 import torch
 
 from audiozoo.data.audio import write_audio
 from audiozoo.plots import log_spectrogram, save_spectrograms
-from audiozoo.train.rundir import reconstruction_files, sample_files
+from audiozoo.runs.rundir import reconstruction_files, sample_files
 
 if TYPE_CHECKING:
-    from audiozoo.train.tensorboard import TensorBoard
-    from audiozoo.train.trained import Run
+    from audiozoo.runs.trained import Run
 
 PANELS = 4
 """Clips shown in one spectrogram picture; the WAV files hold them all."""
 
 
+class Board(Protocol):
+    """Where a training run also shows its clips (its TensorBoard writer)."""
+
+    def images(self, step: int, pictures: dict[str, np.ndarray]) -> None: ...
+
+    def audio(self, step: int, clips: dict[str, np.ndarray], sample_rate: int) -> None: ...
+
+
 def write_samples(folder: Path, run: Run, n: int, seed: int, seconds: float | None = None,
-                  real: np.ndarray | None = None, board: TensorBoard | None = None, **options: Any) -> list[Path]:
+                  real: np.ndarray | None = None, board: Board | None = None, **options: Any) -> list[Path]:
     """``n`` generated clips as WAV (``seconds`` long, with the model's sampling ``options``), and a PNG
     of the first few beside a real clip; on ``board`` too, at the run's step, when given."""
     waves = run.sample(n, seed, seconds, **options).numpy()
@@ -36,7 +43,7 @@ def write_samples(folder: Path, run: Run, n: int, seed: int, seconds: float | No
     return [*wavs, png]
 
 
-def _to_board(board: TensorBoard, run: Run, waves: dict[str, np.ndarray]) -> None:
+def _to_board(board: Board, run: Run, waves: dict[str, np.ndarray]) -> None:
     """Each clip's spectrogram and sound at the run's step. A tag is one kind of data in TensorBoard,
     so pictures go under ``spectrogram/NAME`` and sounds under ``audio/NAME``."""
     board.images(run.progress.step, spectrogram_pictures({f"spectrogram/{k}": w for k, w in waves.items()}))
@@ -53,7 +60,7 @@ def spectrogram_pictures(waves: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
     return {label: colormaps["magma"](np.clip((spec - top + 80) / 80, 0, 1))[..., :3] for label, spec in specs.items()}
 
 
-def write_reconstructions(folder: Path, run: Run, clips: np.ndarray, board: TensorBoard | None = None) -> list[Path]:
+def write_reconstructions(folder: Path, run: Run, clips: np.ndarray, board: Board | None = None) -> list[Path]:
     """Each clip beside its reconstruction (WAV), and a PNG of input/output pairs; on ``board`` too
     (``clip_NN_input`` beside ``clip_NN_reconstruction``), when given."""
     wave = torch.as_tensor(np.asarray(clips), dtype=torch.float32)

@@ -1,23 +1,24 @@
-"""A trained run as the API holds it: its model (the EMA weights when the run kept them) and representation,
-ready to sample and reconstruct."""
+"""A trained run as an artifact: its settings, model (the EMA weights when the run kept them) and
+representation, ready to sample and reconstruct. Loading one needs no trainer: export, the report,
+the ``latent`` representation and the CLI load runs through here."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
 import torch
 
-from audiozoo import api
+from audiozoo.data.prepare import PreparedData, prepare
 from audiozoo.errors import AudiozooError
+from audiozoo.factory import plugin_class
 from audiozoo.model import GenerativeModel, SampleOptions
 from audiozoo.representation import Representation
-from audiozoo.train.ema import EMA
-from audiozoo.train.resolve import clip_samples, sample_options, train_config_of
-from audiozoo.train.rundir import RunDir, checkpoint_state
-from audiozoo.train.settings import pick_device
-from audiozoo.train.trainer import Progress
+from audiozoo.resolve import sample_options
+from audiozoo.runs.progress import Progress
+from audiozoo.runs.rundir import RunDir, sampling_weights
+from audiozoo.settings import RunSettings, pick_device
 
 
 @dataclass
@@ -25,7 +26,7 @@ class Run:
     """A run directory and what was built from it: the API's handle on a trained model."""
 
     path: Path
-    settings: dict[str, dict[str, Any]]
+    settings: RunSettings
     model: GenerativeModel
     representation: Representation
     progress: Progress
@@ -42,11 +43,11 @@ class Run:
     @property
     def segment_samples(self) -> int:
         """Samples of the clips the model was built for (a crop's, when the run trained on crops)."""
-        return clip_samples(self.settings)
+        return self.settings.clip_samples
 
     def sample_options(self, **options: Any) -> SampleOptions:
         """The run's ``[sample]`` settings with ``options`` over them, checked against the model's ``SampleOptions``."""
-        return sample_options(type(self.model), {**self.settings.get("sample", {}), **options})
+        return sample_options(self.model.name, {**asdict(self.settings.sample), **options})
 
     def length(self, seconds: float | None) -> tuple[int | None, int]:
         """``(frames, samples)`` of a clip ``seconds`` long (None: the model's own size, frames None)."""
@@ -83,23 +84,27 @@ class Run:
         return self.representation.decode(self.model.reconstruct(x), length=wave.shape[1]).cpu()
 
 
-def build_model(settings: dict[str, dict[str, Any]]) -> tuple[Representation, GenerativeModel]:
+def build_model(settings: RunSettings) -> tuple[Representation, GenerativeModel]:
     """The representation and the (untrained) model a run's settings describe."""
-    names = settings["run"]
-    rep = api.get_representation(names["repr"], **settings["repr"])
-    torch.manual_seed(train_config_of(settings).seed)  # the model's initial weights
-    return rep, api.get_model(names["model"], rep.shape(clip_samples(settings)), **settings["model"])
+    rep = plugin_class("representations", settings.repr_name)(settings.repr)
+    torch.manual_seed(settings.run.seed)  # the model's initial weights
+    return rep, plugin_class("models", settings.model_name)(rep.shape(settings.clip_samples), settings.model)
+
+
+def prepare_data(settings: RunSettings, progress: bool = False) -> PreparedData:
+    """The run's data set, prepared as its settings say (from the cache when it was prepared before)."""
+    return prepare(plugin_class("datasets", settings.data_name)(settings.data), progress=progress)
 
 
 def load_run(path: str | Path, device: str = "auto") -> Run:
-    """A trained run, ready to ``sample(n)`` and (autoencoders) ``reconstruct(wave)``."""
+    """A trained run, ready to ``sample(n)`` and (autoencoders) ``reconstruct(wave)``, with the weights
+    it samples with: the EMA weights where the run kept them."""
     run_dir = RunDir(Path(path))
     settings = run_dir.read_settings()
     rep, model = build_model(settings)
-    config, progress = train_config_of(settings), Progress()
-    ema = EMA(model, config.ema) if config.ema else None
-    checkpoint_state(model, rep, progress, ema).load_state_dict(run_dir.load_checkpoint())
-    if ema is not None:
-        ema.copy_to(model)  # what sample, reconstruct, generate and the bench use
+    state, progress = run_dir.load_checkpoint(), Progress()
+    model.load_state_dict(sampling_weights(state))
+    rep.load_state_dict(state["representation"])
+    progress.load_state_dict(state["progress"])
     target = pick_device(device)
     return Run(run_dir.path, settings, model.to(target), rep.to(target), progress)
