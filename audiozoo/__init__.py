@@ -23,6 +23,7 @@ _EXPORTS = {
     "AudiozooError": "audiozoo.errors",
     "hookimpl": "audiozoo.hookspecs",
     "GenerationMetric": "audiozoo.metric",
+    "ReconstructionMetric": "audiozoo.metric",
     "Metric": "audiozoo.metric",
     "MetricConfig": "audiozoo.metric",
     "GenerativeModel": "audiozoo.model",

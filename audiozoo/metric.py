@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import dataclasses
+import hashlib
+import json
 from abc import ABC, abstractmethod
 from dataclasses import dataclass
 from typing import ClassVar, Literal
@@ -9,6 +12,22 @@ from typing import ClassVar, Literal
 import torch
 
 from audiozoo.distances import check_sets
+
+Task = Literal["reconstruction", "generation"]
+"""How a metric is called and what it compares: said by the base class a metric subclasses
+(:class:`ReconstructionMetric`, :class:`GenerationMetric`), never by the metric itself."""
+
+Role = Literal["distance", "structure", "memorisation"]
+ROLES: dict[str, str] = {
+    "distance": "a distance from the samples to real music (higher_is_better False): on real music it must rank "
+                "held-out real clips best and every noise sentinel clearly below every degraded one "
+                "(tests/test_metrics.py checks each registered distance); only a distance can be a table's pivot",
+    "structure": "hears musical structure (partials, their stability and change): a cell that does not beat "
+                 "every noise sentinel on each of these is labelled noise-like",
+    "memorisation": "the share (%) of samples that copy training clips: a cell where it reaches 10 % is "
+                    "labelled a copier, however music-like its samples",
+}
+"""What a generation metric's figure is, besides its task: what the tables read it as, said once."""
 
 
 @dataclass
@@ -19,25 +38,39 @@ class MetricConfig:
 class Metric(ABC):
     """A figure on waveforms at ``config.sample_rate``, batched, on whatever device they are on.
 
-    A reconstruction metric (``task = "reconstruction"``) is called
-    ``metric(reference[B, T], estimate[B, T]) -> Tensor[B]``: clip ``i`` of ``estimate`` is clip
-    ``i`` of ``reference`` after a round trip, so there is one figure per clip and the caller
-    chooses how to summarise them (mean, worst clip). A generation metric compares unpaired
-    sets instead: see :class:`GenerationMetric`.
+    Subclass :class:`ReconstructionMetric` (one figure per clip of a round trip) or
+    :class:`GenerationMetric` (one figure for a set of samples); the base says the ``task``.
     """
 
     name: ClassVar[str]
     Config: ClassVar[type[MetricConfig]] = MetricConfig
-    task: ClassVar[Literal["reconstruction", "generation"]]
+    task: ClassVar[Task]
     higher_is_better: ClassVar[bool]
     unit: ClassVar[str] = ""
+    version: ClassVar[int] = 1
+    """Raise it when the metric's figures change for the same settings: cached figures are then recomputed."""
 
     def __init__(self, config: MetricConfig | None = None) -> None:
         self.config = config if config is not None else self.Config()
 
+    @property
+    def cache_key(self) -> str:
+        """What a cached figure of this metric is filed under: its name, version and settings, so a
+        metric whose settings (or code) change never reuses an old figure."""
+        settings = json.dumps(dataclasses.asdict(self.config), sort_keys=True, default=str)
+        return f"{self.name}@{self.version}:{hashlib.sha256(settings.encode()).hexdigest()[:12]}"
+
     @abstractmethod
     def __call__(self, reference: torch.Tensor, estimate: torch.Tensor) -> torch.Tensor:
         """Both ``[B, T]`` waveforms at ``config.sample_rate``."""
+
+
+class ReconstructionMetric(Metric):
+    """``metric(reference[B, T], estimate[B, T]) -> Tensor[B]``: clip ``i`` of ``estimate`` is clip
+    ``i`` of ``reference`` after a round trip, so there is one figure per clip and the caller
+    chooses how to summarise them (mean, worst clip)."""
+
+    task = "reconstruction"
 
 
 class GenerationMetric(Metric):
@@ -52,17 +85,9 @@ class GenerationMetric(Metric):
     """
 
     task = "generation"
-    distance: ClassVar[bool] = False
-    """True for a distance from the samples to real music (``higher_is_better`` False): on real
-    music it must rank held-out real clips best and every noise sentinel clearly below every
-    degraded one (tests/test_metrics.py checks each registered distance); only a distance can be
-    a table's pivot. False for figures of other kinds (a rate, diversity, memorisation)."""
-    structure: ClassVar[bool] = False
-    """True for a figure that hears musical structure (partials, their stability and change): a
-    cell that does not beat every noise sentinel on each of these is labelled noise-like."""
-    memorisation: ClassVar[bool] = False
-    """True for the share (%) of samples that copy training clips: a cell where it reaches 10 %
-    is labelled a copier, however music-like its samples."""
+    roles: ClassVar[frozenset[Role]] = frozenset()
+    """What the figure is read as (:data:`ROLES`): ``{"distance", "structure"}`` for
+    ``structure_distance``; none for a plain figure (a rate, diversity)."""
 
     @abstractmethod
     def __call__(

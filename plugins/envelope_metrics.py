@@ -24,7 +24,7 @@ class _EnvelopeDistance(FeatureSetMetric):
     """A distance between the sets' envelope features, standardised by the reference's spread."""
 
     higher_is_better = False
-    distance = True
+    roles = frozenset({"distance"})
 
     def features(self, clips: torch.Tensor) -> torch.Tensor:
         return envelope_features(self.config.sample_rate, clips)

@@ -96,7 +96,7 @@ class Copies(GenerationMetric):
 
     name = "copies"
     higher_is_better = False
-    memorisation = True
+    roles = frozenset({"memorisation"})
     unit = "%"
 
     def __call__(self, reference: torch.Tensor, estimate: torch.Tensor, train: torch.Tensor | None = None

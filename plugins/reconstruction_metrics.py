@@ -23,7 +23,8 @@ from functools import partial
 
 import torch
 
-from audiozoo import Metric, dsp, hookimpl
+from audiozoo import dsp, hookimpl
+from audiozoo.metric import ReconstructionMetric
 from audiozoo.spectra import TINY, TOP_DB, log_mel, power_spectrogram
 
 SILENCE_RMS = 1e-3
@@ -61,11 +62,10 @@ def _convergence(ref: torch.Tensor, est: torch.Tensor) -> torch.Tensor:
     return torch.linalg.vector_norm(ref - est, dim=(-2, -1)) / torch.linalg.vector_norm(ref, dim=(-2, -1)).clamp_min(floor)
 
 
-class Snr(Metric):
+class Snr(ReconstructionMetric):
     """Signal-to-noise ratio of the decoded waveform, 10·log10(‖ref‖² / ‖ref − est‖²) per clip."""
 
     name = "snr"
-    task = "reconstruction"
     higher_is_better = True
     unit = "dB"
 
@@ -74,11 +74,10 @@ class Snr(Metric):
         return _db_ratio(reference.square().sum(-1), (reference - estimate).square().sum(-1), reference.shape[-1])
 
 
-class SiSdr(Metric):
+class SiSdr(ReconstructionMetric):
     """Scale-invariant SDR per clip: SNR against the best-scaled reference, so a gain change costs nothing."""
 
     name = "si_sdr"
-    task = "reconstruction"
     higher_is_better = True
     unit = "dB"
 
@@ -91,11 +90,10 @@ class SiSdr(Metric):
         return _db_ratio(target.square().sum(-1), (estimate - target).square().sum(-1), reference.shape[-1])
 
 
-class SpectralConvergence(Metric):
+class SpectralConvergence(ReconstructionMetric):
     """Spectral convergence ‖|S| − |Ŝ|‖_F / ‖|S|‖_F per clip (STFT n_fft 512, hop 128 for every representation)."""
 
     name = "spectral_convergence"
-    task = "reconstruction"
     higher_is_better = False
 
     def __call__(self, reference: torch.Tensor, estimate: torch.Tensor) -> torch.Tensor:
@@ -103,11 +101,10 @@ class SpectralConvergence(Metric):
         return _convergence(ref.sqrt(), est.sqrt())
 
 
-class MultiResolutionStft(Metric):
+class MultiResolutionStft(ReconstructionMetric):
     """Multi-resolution STFT distance per clip: spectral convergence + mean |Δ ln|S||, averaged over 3 window sizes."""
 
     name = "mrstft"
-    task = "reconstruction"
     higher_is_better = False
 
     def __call__(self, reference: torch.Tensor, estimate: torch.Tensor) -> torch.Tensor:
@@ -121,11 +118,10 @@ class MultiResolutionStft(Metric):
         return _convergence(ref.sqrt(), est.sqrt()) + log_distance
 
 
-class LogSpectralDistance(Metric):
+class LogSpectralDistance(ReconstructionMetric):
     """Log-spectral distance per clip: RMS over frequency of the dB difference, averaged over frames."""
 
     name = "lsd"
-    task = "reconstruction"
     higher_is_better = False
     unit = "dB"
 
@@ -134,11 +130,10 @@ class LogSpectralDistance(Metric):
         return (ref - est).square().mean(-2).sqrt().mean(-1)
 
 
-class MelL1(Metric):
+class MelL1(ReconstructionMetric):
     """Mean absolute difference of the log-mel spectrograms (64 bands, dB) per clip: spectral error on a mel scale."""
 
     name = "mel_l1"
-    task = "reconstruction"
     higher_is_better = False
     unit = "dB"
 

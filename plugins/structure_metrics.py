@@ -156,7 +156,7 @@ def structure_features(sample_rate: int, clips: torch.Tensor) -> torch.Tensor:
 class _OnStructure(FeatureSetMetric):
     """A figure on the sets' :func:`structure_features`."""
 
-    structure = True
+    roles = frozenset({"structure"})
 
     def features(self, clips: torch.Tensor) -> torch.Tensor:
         return structure_features(self.config.sample_rate, clips)
@@ -167,7 +167,7 @@ class StructureDistance(_OnStructure):
 
     name = "structure_distance"
     higher_is_better = False
-    distance = True
+    roles = frozenset({"structure", "distance"})
 
     def between(self, ref: torch.Tensor, est: torch.Tensor) -> torch.Tensor:
         return mmd2(*standardise(ref, est, min_spread=MIN_SPREAD.to(ref.device)), KERNEL_WIDTH)

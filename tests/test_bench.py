@@ -14,7 +14,7 @@ from audiozoo.bench.cell import INTERRUPTED, run_cell
 from audiozoo.bench.evaluate import _mean_of_measured
 from audiozoo.metric import GenerationMetric
 from audiozoo.sentinels import REAL, sentinels
-from audiozoo.bench.matrix import Cell, bench
+from audiozoo.bench.matrix import PlannedCell, bench
 from audiozoo.cli import cli
 from conftest import write_music
 
@@ -27,8 +27,13 @@ def settings(tiny, tmp_path):
     return {k: v for k, v in tiny.items() if k not in ("model", "repr")} | {"epochs": 2}
 
 
-def evaluation(cell: Cell) -> dict:
+def evaluation(cell: PlannedCell) -> dict:
     return json.loads((cell.path / "evaluation.json").read_text())
+
+
+def rows(done: dict) -> dict[str, dict]:
+    """evaluation.json's rows by label."""
+    return {row["label"]: row for row in done["rows"]}
 
 
 def test_bench_runs_every_cell_alike_and_records_failures(settings, tmp_path):
@@ -43,9 +48,11 @@ def test_bench_runs_every_cell_alike_and_records_failures(settings, tmp_path):
     assert {"snr", "spectral_convergence"} <= set(done["metrics"]) <= set(done["metric_info"])
     assert set(done["ceiling"]) == {m for m, i in done["metric_info"].items() if i["task"] == "reconstruction"}
     generation = {m for m, i in done["metric_info"].items() if i["task"] == "generation"}
-    assert set(done["reference"]) == generation
-    assert list(done["sentinels"]) == [s.label for s in sentinels(8000)] + ["ceiling: mel"]
-    assert all(set(row) == generation for row in done["sentinels"].values())
+    assert done["version"] == 1 and [r["kind"] for r in done["rows"]][:1] == ["real"]
+    assert list(rows(done)) == [REAL, *(s.label for s in sentinels(8000)), "ceiling: mel"]
+    assert [r["kind"] for r in done["rows"]][1:] == [*(s.kind for s in sentinels(8000)), "ceiling"]
+    assert all(set(row["figures"]) == generation for row in done["rows"])
+    assert rows(done)["ceiling: mel"]["repr"] == "mel"
     assert len(list((cells[0].path.parent / "sentinels").glob("*.json"))) == 1  # one data set, one split
     for role in ("real", "roundtrip", "samples", "reconstructions", "sentinels"):
         assert (cells[0].path / done["media"][role]["png"]).is_file()
@@ -63,7 +70,7 @@ def test_bench_runs_every_cell_alike_and_records_failures(settings, tmp_path):
 
 
 def test_an_interrupted_cell_continues_from_its_checkpoint(settings, tmp_path):
-    cell = Cell("tiny", "mel", tmp_path / "bench" / "tiny-mel")
+    cell = PlannedCell("tiny", "mel", tmp_path / "bench" / "tiny-mel")
     overrides = {**settings, "model": "tiny", "repr": "mel", "model.fail_at": 7}
     overrides.pop("runs_dir")
     assert run_cell(cell.path, overrides) == INTERRUPTED
@@ -115,13 +122,17 @@ def test_sentinels_are_scored_once_per_data_set_and_each_ceiling_once(tmp_path):
     cache = tmp_path / "sentinels" / "data.json"
     metrics = [Counting()]
     first = calibration_rows(cache, metrics, "mel", reference, stand_in, train, 0.5 * stand_in)
-    rows = len(sentinels(3150)) + 2  # real, every sentinel, the ceiling
-    assert Counting.calls == rows and list(first)[0] == REAL and list(first)[-1] == "ceiling: mel"
-    assert first["ceiling: mel"]["counting"] == pytest.approx(0.5 * first[REAL]["counting"])
+    count = len(sentinels(3150)) + 2  # real, every sentinel, the ceiling
+    assert Counting.calls == count and first[0].key == ("real", REAL) and first[-1].key == ("ceiling", "ceiling: mel")
+    assert first[-1].figures["counting"] == pytest.approx(0.5 * first[0].figures["counting"])
     again = calibration_rows(cache, metrics, "mel", reference, stand_in, train, 0.5 * stand_in)
-    assert again == first and Counting.calls == rows  # nothing recomputed
+    assert again == first and Counting.calls == count  # nothing recomputed
     calibration_rows(cache, metrics, "stft", reference, stand_in, train, stand_in)
-    assert Counting.calls == rows + 1  # only the new representation's ceiling
+    assert Counting.calls == count + 1  # only the new representation's ceiling
+    class Scaled(Counting):
+        version = 2  # the same name with other code (or settings): its cached figures are not reused
+    calibration_rows(cache, [Scaled()], "mel", reference, stand_in, train, 0.5 * stand_in)
+    assert Counting.calls == 2 * count + 1
     cache.write_text("{not json")  # a damaged cache is rebuilt, not trusted
     assert calibration_rows(cache, metrics, "mel", reference, stand_in, train, 0.5 * stand_in) == first
 

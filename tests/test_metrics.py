@@ -96,9 +96,9 @@ def report(what: str, value: float) -> None:
 
 # --- generation metrics ------------------------------------------------------------------------
 
-DISTANCES = [name for name in GENERATION if host().registry("metrics").get(name).distance]
+DISTANCES = [name for name in GENERATION if "distance" in host().registry("metrics").get(name).roles]
 """Distances to real music: the ruler every table pivots on, held to the sentinel test."""
-STRUCTURE = [name for name in GENERATION if host().registry("metrics").get(name).structure]
+STRUCTURE = [name for name in GENERATION if "structure" in host().registry("metrics").get(name).roles]
 NOT_LADDERED = {"copies", "music_likeness"}
 """A memorisation check ranks copying, not quality; a rate is 0 for every clip far from real music, noise or not."""
 

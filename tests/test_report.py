@@ -270,7 +270,8 @@ def test_paths_that_are_not_run_directories_are_refused(tmp_path: Path) -> None:
 
 def test_a_plain_run_without_checkpoint_is_a_failed_row(tmp_path: Path) -> None:
     cell = read_cell(Bench(tmp_path).cell("unfinished", "gan", "mel"))
-    assert (cell.status, cell.error, cell.media) == ("failed", "no checkpoint: training did not finish", {})
+    assert (cell.evaluation.status, cell.evaluation.error, cell.media) == (
+        "failed", "no checkpoint: training did not finish", {})
     (tmp_path / "broken").mkdir()
     (tmp_path / "broken" / "config.toml").write_text("[model]\n")
     with pytest.raises(AudiozooError, match=r"has no \[run\] table"):

@@ -30,6 +30,7 @@ import json
 import os
 import shutil
 import sys
+from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
@@ -42,6 +43,7 @@ from audiozoo.factory import metrics_at  # noqa: E402
 from audiozoo.overrides import parse_overrides  # noqa: E402
 from audiozoo.plots import save_spectrograms  # noqa: E402
 from audiozoo.report.tables import fmt  # noqa: E402
+from audiozoo.runs.evaluation import Row  # noqa: E402
 from audiozoo.sentinels import REAL  # noqa: E402
 from audiozoo.runs.rundir import RunDir  # noqa: E402
 from audiozoo.train.run import run  # noqa: E402
@@ -78,10 +80,10 @@ def curve(overrides: dict[str, Any]) -> Path:
         print(f"{name}: evaluating at {minute:g} min ({trained.progress.step} steps)", flush=True)
         figures = evaluate(trained, data, metrics_at(trained.representation.sample_rate), sentinel_cache(folder, data))
         png = cell.path / f"minute-{minute:g}.png"
-        shutil.copyfile(cell.path / figures["media"]["samples"]["png"], png)
+        shutil.copyfile(figures.media["samples"]["png"], png)
         points.append({"minutes": minute, "steps": trained.progress.step, "seconds": trained.progress.seconds,
-                       "metrics": figures["metrics"], "reference": figures["reference"],
-                       "sentinels": figures["sentinels"], "samples_png": png.name})
+                       "metrics": figures.metrics, "rows": [asdict(row) for row in figures.rows],
+                       "samples_png": png.name})
         with atomic_file(path) as tmp:
             tmp.write_text(json.dumps(sorted(points, key=lambda p: p["minutes"]), indent=1))
     return path
@@ -105,12 +107,11 @@ def plot(folder: Path) -> tuple[Path, Path]:
             lines.append(f"| {name} | {p['minutes']:g} | {p['steps']} | "
                          + " | ".join(fmt(p["metrics"].get(m)) for m in SHOWN) + " |")
         axis.plot([p["minutes"] for p in points], [max(p["metrics"][PIVOT], FLOOR) for p in points], "o-", label=name)
-    last = next(iter(curves.values()))[-1]
-    rows = {REAL: last["reference"], **last["sentinels"]}
-    noise = {label: row for label, row in rows.items() if label.startswith("noise")}
-    for label, row in rows.items():
-        lines.append(f"| *{label}* |  |  | " + " | ".join(fmt(row.get(m)) for m in SHOWN) + " |")
-    real = rows[REAL][PIVOT]
+    rows = [Row(**row) for row in next(iter(curves.values()))[-1]["rows"]]
+    noise = {row.label: row.figures for row in rows if row.kind == "noise"}
+    for row in rows:
+        lines.append(f"| *{row.label}* |  |  | " + " | ".join(fmt(row.figures.get(m)) for m in SHOWN) + " |")
+    real = next(row.figures[PIVOT] for row in rows if row.kind == "real")
     axis.axhline(real, color="k", ls="--", lw=1, label=f"{REAL} ({real:.3g})")
     axis.axhline(3 * real, color="k", ls=":", lw=1, label="3 × real")
     closest = min(noise, key=lambda label: noise[label][PIVOT])

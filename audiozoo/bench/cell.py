@@ -8,7 +8,6 @@ A process per cell gives each cell its own peak-memory figure and keeps one cell
 from __future__ import annotations
 
 import json
-import os
 import shutil
 import sys
 import traceback
@@ -16,12 +15,12 @@ from pathlib import Path
 from typing import Any
 
 from audiozoo.allocator import tune_allocator
-from audiozoo.atomic import atomic_file
 from audiozoo.bench.evaluate import evaluate
 from audiozoo.data.prepare import PreparedData
 from audiozoo.factory import metrics_at
 from audiozoo.plugins import host
 from audiozoo.train.run import run
+from audiozoo.runs.evaluation import Evaluation
 from audiozoo.runs.rundir import RunDir
 from audiozoo.runs.trained import prepare_data
 from audiozoo.train.trainer import TrainingInterrupted
@@ -30,19 +29,8 @@ INTERRUPTED = 130
 """Exit code after Ctrl-C (the shell's 128 + SIGINT): the checkpoint is saved, the cell is not done."""
 
 
-def write_evaluation(cell_dir: Path, evaluation: dict[str, Any]) -> None:
-    """evaluation.json, atomically, with paths relative to the cell (the bench folder may move)."""
-    def relative(value: Any) -> Any:
-        if isinstance(value, Path):
-            return Path(os.path.relpath(value, cell_dir)).as_posix()
-        if isinstance(value, dict):
-            return {k: relative(v) for k, v in value.items()}
-        if isinstance(value, list):
-            return [relative(v) for v in value]
-        return value
-
-    with atomic_file(RunDir(cell_dir).evaluation) as tmp:
-        tmp.write_text(json.dumps(relative(evaluation), indent=1))
+def write_evaluation(cell_dir: Path, evaluation: Evaluation) -> None:
+    evaluation.write(RunDir(cell_dir).evaluation)
 
 
 def sentinel_cache(bench_dir: Path, data: PreparedData) -> Path:
@@ -51,10 +39,10 @@ def sentinel_cache(bench_dir: Path, data: PreparedData) -> Path:
     return bench_dir / "sentinels" / f"{data.path.name}-{split}.json"
 
 
-def failed(overrides: dict[str, Any], error: str) -> dict[str, Any]:
+def failed(overrides: dict[str, Any], error: str) -> Evaluation:
     """The evaluation of a cell that did not finish: its names, for the tables, and the error."""
-    return {"model": overrides["model"], "repr": overrides["repr"],
-            "data": overrides.get("data") or host().defaults["data"], "status": "failed", "error": error}
+    return Evaluation(overrides["model"], overrides["repr"], overrides.get("data") or host().defaults["data"],
+                      status="failed", error=error)
 
 
 def run_cell(cell_dir: Path, overrides: dict[str, Any]) -> int:

@@ -26,6 +26,7 @@ from audiozoo.data.prepare import PreparedData
 from audiozoo.metric import Metric
 from audiozoo.plots import save_spectrograms
 from audiozoo.sentinels import REAL, make_sentinel, sentinels
+from audiozoo.runs.evaluation import Evaluation, MetricInfo
 from audiozoo.runs.outputs import PANELS
 from audiozoo.runs.rundir import RunDir, figures
 from audiozoo.runs.trained import Run
@@ -88,8 +89,8 @@ def _write_clips(folder: Path, stem: str, waves: np.ndarray, sample_rate: int, l
 
 
 @torch.inference_mode()
-def evaluate(run: Run, data: PreparedData, metrics: list[Metric], sentinel_cache: Path) -> dict[str, Any]:
-    """Every figure of one trained cell (the fields of ``evaluation.json``); clips it plays are written beside.
+def evaluate(run: Run, data: PreparedData, metrics: list[Metric], sentinel_cache: Path) -> Evaluation:
+    """Every figure of one trained cell (its ``evaluation.json``); clips it plays are written beside.
 
     The real-music and sentinel rows come from ``sentinel_cache`` (computed there by the first cell
     of a bench that needs them: see :mod:`audiozoo.bench.calibration`)."""
@@ -135,24 +136,21 @@ def evaluate(run: Run, data: PreparedData, metrics: list[Metric], sentinel_cache
     folder = run.dir.evaluation_media
     folder.mkdir(exist_ok=True)
     shown = reference[:PANELS].numpy()  # test starts with these, so the round trips below are theirs
-    return {
-        "model": settings.model_name, "repr": label, "data": settings.data_name, "status": "done", "error": None,
-        "parameters": sum(p.numel() for p in model.parameters() if p.requires_grad),
-        "train_seconds": run.progress.seconds,
-        "examples_per_second": examples / run.progress.seconds if run.progress.seconds else math.nan,
-        "epochs": run.progress.epoch, "steps": run.progress.step,
-        "losses": final_losses(run.path),
-        "sample": asdict(settings.sample),  # the model's sampling options the samples were made with
-        "generation_x_realtime": audio_seconds / seconds,
-        **peak_memory(),
-        "metrics": scores, "reference": rows.pop(REAL, {}), "sentinels": rows, "ceiling": ceiling, "notes": notes,
-        "metric_info": {m.name: metric_description(m) for m in metrics},
-        "media": {**run.dir.media(),
-                  "real": _write_clips(folder, "real", shown, rep.sample_rate, "real (held out)"),
-                  "sentinels": _write_sentinels(sentinel_cache.with_suffix(""), stand_in[:1], train, rep.sample_rate),
-                  "roundtrip": _write_clips(folder, "roundtrip", roundtrip[: len(shown)].numpy(), rep.sample_rate,
-                                            f"{label} round trip")},
-    }
+    return Evaluation(
+        settings.model_name, label, settings.data_name,
+        parameters=sum(p.numel() for p in model.parameters() if p.requires_grad),
+        train_seconds=run.progress.seconds,
+        examples_per_second=examples / run.progress.seconds if run.progress.seconds else math.nan,
+        epochs=run.progress.epoch, steps=run.progress.step,
+        generation_x_realtime=audio_seconds / seconds, **peak_memory(),
+        losses=final_losses(run.path), sample=asdict(settings.sample),
+        metrics=scores, ceiling=ceiling, rows=rows, notes=notes,
+        metric_info={m.name: MetricInfo.of(m) for m in metrics},
+        media={**run.dir.media(),
+               "real": _write_clips(folder, "real", shown, rep.sample_rate, "real (held out)"),
+               "sentinels": _write_sentinels(sentinel_cache.with_suffix(""), stand_in[:1], train, rep.sample_rate),
+               "roundtrip": _write_clips(folder, "roundtrip", roundtrip[: len(shown)].numpy(), rep.sample_rate,
+                                         f"{label} round trip")})
 
 
 def _write_sentinels(folder: Path, clip: torch.Tensor, train: torch.Tensor, sample_rate: int) -> dict[str, Any]:
@@ -167,9 +165,4 @@ def _write_sentinels(folder: Path, clip: torch.Tensor, train: torch.Tensor, samp
         save_spectrograms(media["png"], dict(zip(rows, waves)), sample_rate)
     return media
 
-
-def metric_description(metric: Metric) -> dict[str, Any]:
-    """What the tables need to know of a metric: its task, direction, unit and what kind of figure it is."""
-    return {"task": metric.task, "higher_is_better": metric.higher_is_better, "unit": metric.unit,
-            **{flag: getattr(metric, flag) for flag in ("distance", "structure", "memorisation") if hasattr(metric, flag)}}
 

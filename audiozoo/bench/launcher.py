@@ -32,7 +32,7 @@ from audiozoo.errors import AudiozooError, unknown
 from audiozoo.runs.rundir import RunDir
 
 if TYPE_CHECKING:
-    from audiozoo.bench.matrix import Cell
+    from audiozoo.bench.matrix import PlannedCell
 
 Echo = Callable[[str], None]
 POLL_SECONDS = 2.0
@@ -48,7 +48,7 @@ class Task:
     """One cell to run: its heading in the log, its run directory and its full settings."""
 
     heading: str
-    cell: Cell
+    cell: PlannedCell
     settings: dict[str, Any]
 
     @property

@@ -13,7 +13,6 @@ autoencoder cell of the same bench (``repr=latent repr.run=CELL``), after the au
 
 from __future__ import annotations
 
-import json
 import tomllib
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -27,6 +26,7 @@ from audiozoo.factory import plugin_names
 from audiozoo.plugins import host
 from audiozoo.report import build_report
 from audiozoo.resolve import resolve
+from audiozoo.runs.evaluation import Evaluation
 from audiozoo.runs.rundir import RunDir
 from audiozoo.runs.tomlfile import write_toml
 
@@ -34,7 +34,9 @@ BENCH = "bench.toml"
 
 
 @dataclass(frozen=True)
-class Cell:
+class PlannedCell:
+    """A cell as the bench plans it: which model on which representation, in which folder."""
+
     model: str
     repr: str
     path: Path
@@ -47,14 +49,15 @@ class Cell:
 
 
 def status_of(cell_dir: Path) -> str:
-    """``done``, ``failed`` or ``pending`` (not run, or stopped part-way)."""
+    """``done``, ``failed`` or ``pending`` (not run, stopped part-way, or its evaluation unreadable)."""
     try:
-        return json.loads(RunDir(cell_dir).evaluation.read_text())["status"]
-    except (FileNotFoundError, json.JSONDecodeError, KeyError):
+        evaluation = Evaluation.read(RunDir(cell_dir).evaluation)
+    except AudiozooError:
         return "pending"
+    return evaluation.status if evaluation is not None else "pending"
 
 
-def plan(models: Any, reprs: Any, overrides: dict[str, Any], folder: Path) -> list[Cell]:
+def plan(models: Any, reprs: Any, overrides: dict[str, Any], folder: Path) -> list[PlannedCell]:
     """The cells, each one's settings checked now, so a typo fails at once and not in cell 7."""
     chosen = [(m, r, s) for m in plugin_names("models", include=_patterns(models, "models")) for r, s in _representations(reprs)]
     if not chosen:
@@ -63,11 +66,11 @@ def plan(models: Any, reprs: Any, overrides: dict[str, Any], folder: Path) -> li
                             f"reprs: {', '.join(plugin_names('representations'))}")
     for model, repr_, settings in chosen:  # a latent representation's run is read here, before any cell
         resolve({**overrides, "model": model, "repr": repr_, **settings})
-    return [Cell(m, r, folder / "-".join([m, r, *(Path(str(v)).name for v in s.values())]), tuple(s.items()))
+    return [PlannedCell(m, r, folder / "-".join([m, r, *(Path(str(v)).name for v in s.values())]), tuple(s.items()))
             for m, r, s in chosen]
 
 
-def plan_priors(priors: Any, cells: list[Cell], overrides: dict[str, Any], folder: Path) -> list[Cell]:
+def plan_priors(priors: Any, cells: list[PlannedCell], overrides: dict[str, Any], folder: Path) -> list[PlannedCell]:
     """Two-stage cells: each ``priors=`` model on the latent space of each autoencoder among ``cells``.
     Their settings are checked now; their representation cannot be until the autoencoder is trained."""
     if priors is None:
@@ -83,7 +86,7 @@ def plan_priors(priors: Any, cells: list[Cell], overrides: dict[str, Any], folde
                             f"none; add one of {', '.join(with_latents)}")
     for model in models:
         resolve({**overrides, "model": model, "repr": encoders[0].repr})
-    return [Cell(m, "latent", folder / f"{m}-latent-{e.path.name}", (("repr.run", str(e.path)),), after=e.path)
+    return [PlannedCell(m, "latent", folder / f"{m}-latent-{e.path.name}", (("repr.run", str(e.path)),), after=e.path)
             for e in encoders for m in models]
 
 
@@ -136,7 +139,7 @@ def _describe(settings: dict[str, Any]) -> str:
     return " ".join(f"{k}={v}" for k, v in sorted(settings.items())) or "no overrides"
 
 
-def run_cells(cells: list[Cell], overrides: dict[str, Any], echo: Callable[[str], None] = print,
+def run_cells(cells: list[PlannedCell], overrides: dict[str, Any], echo: Callable[[str], None] = print,
               launcher: Launcher | None = None) -> None:
     """Each unfinished cell through ``launcher`` (by default one after another, in child processes here):
     first the cells that need no other, then those trained on another's result (a prior on its
@@ -160,7 +163,7 @@ def run_cells(cells: list[Cell], overrides: dict[str, Any], echo: Callable[[str]
 
 
 def bench(models: Any = None, reprs: Any = None, priors: Any = None, name: str = "bench", runs_dir: str = "runs",
-          echo: Callable[[str], None] = print, **overrides: Any) -> tuple[list[Cell], dict[str, Path]]:
+          echo: Callable[[str], None] = print, **overrides: Any) -> tuple[list[PlannedCell], dict[str, Path]]:
     """Run the matrix and write its tables; returns the cells and the report's files. ``launcher=``
     and ``launcher.KEY=`` say how the cells run, not what they compute: they are no cell's settings."""
     if "init" in overrides or "resume" in overrides:

@@ -20,7 +20,7 @@ def build_report(run_dirs: list[Path], out: Path, pivot: str | None = None) -> d
     else the first generation metric). Returns the paths written."""
     cells = [read_cell(path) for path in find_run_dirs(run_dirs)]
     tables = [results_table(cells)]
-    if pivot is None and any(host().defaults.get("pivot") in c.metrics for c in cells):
+    if pivot is None and any(host().defaults.get("pivot") in c.evaluation.metrics for c in cells):
         pivot = host().defaults["pivot"]
     if (grid := pivot_table(cells, pivot)) is not None:
         tables.append(grid)
@@ -36,7 +36,7 @@ def build_report(run_dirs: list[Path], out: Path, pivot: str | None = None) -> d
 def _summary(cells: list[Cell]) -> str:
     failed = sum(c.failed for c in cells)
     def names(attr: str) -> str:
-        return ", ".join(dict.fromkeys(getattr(c, attr) for c in cells))
+        return ", ".join(dict.fromkeys(getattr(c.evaluation, attr) for c in cells))
 
     return (f"{len(cells)} cells ({failed} failed) · data: {names('data')} · models: {names('model')}"
             f" · representations: {names('repr')}")

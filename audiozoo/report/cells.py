@@ -1,19 +1,19 @@
 """Reading bench cells: one run directory (config.toml, evaluation.json, media files) → one :class:`Cell`.
 
-The layout is the contract between ``audiozoo bench`` (writer) and the report (reader); a plain
-``audiozoo run`` directory without evaluation.json is still a cell, with blank figures, and its
-media found where ``audiozoo run`` leaves them.
+evaluation.json is read through its one owner (:class:`~audiozoo.runs.evaluation.Evaluation`); a
+plain ``audiozoo run`` directory without one is still a cell, with blank figures, and its media
+found where ``audiozoo run`` leaves them.
 """
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from audiozoo.factory import representation_label
 from audiozoo.errors import AudiozooError
+from audiozoo.factory import representation_label
+from audiozoo.runs.evaluation import Evaluation
 from audiozoo.runs.rundir import RunDir
 
 MEDIA_KINDS = ("losses", "samples", "reconstructions", "real", "sentinels", "roundtrip")
@@ -30,28 +30,10 @@ class Media:
 
 @dataclass
 class Cell:
-    """What the report knows of one run: names, status, figures and media (absolute paths)."""
+    """What the report knows of one run: its folder, its evaluation and the media files that exist."""
 
     path: Path
-    model: str
-    repr: str
-    data: str
-    status: str
-    error: str | None = None
-    parameters: int | None = None
-    train_seconds: float | None = None
-    examples_per_second: float | None = None
-    generation_x_realtime: float | None = None
-    peak_memory_mb: float | None = None
-    losses: dict[str, float] = field(default_factory=dict)
-    metrics: dict[str, float] = field(default_factory=dict)
-    reference: dict[str, float] = field(default_factory=dict)
-    sentinels: dict[str, dict[str, float]] = field(default_factory=dict)
-    """Rows every table is read against (noise, degraded music, copies, the representation's ceiling)."""
-    ceiling: dict[str, float] = field(default_factory=dict)
-    metric_info: dict[str, dict[str, Any]] = field(default_factory=dict)
-    notes: list[str] = field(default_factory=list)
-    """Figures that could not be computed (some clips, or a whole metric), said rather than averaged in."""
+    evaluation: Evaluation
     media: dict[str, Media] = field(default_factory=dict)
 
     @property
@@ -60,7 +42,7 @@ class Cell:
 
     @property
     def failed(self) -> bool:
-        return self.status != "done"
+        return self.evaluation.failed
 
 
 def find_run_dirs(paths: list[Path]) -> list[Path]:
@@ -75,43 +57,19 @@ def read_cell(run_dir: Path) -> Cell:
     """One run directory as a :class:`Cell`; evaluation.json when present, else the run's own files."""
     files = RunDir(run_dir)
     settings = files.read_tables()
-    run = settings.get("run", {})
-    if not all(isinstance(run.get(key), str) for key in ("model", "repr", "data")):
-        raise AudiozooError(f"{files.config} does not name the model, repr and data in its [run] table")
-    cell = Cell(run_dir, run["model"], representation_label(run["repr"], settings.get("repr", {})), run["data"],
-                status="done")
-    evaluation = _read_evaluation(files.evaluation)
+    evaluation = Evaluation.read(files.evaluation)
     if evaluation is None:
+        run = settings["run"]
+        evaluation = Evaluation(run["model"], representation_label(run["repr"], settings["repr"]), run["data"])
         if not files.has_checkpoint:
-            cell.status, cell.error = "failed", "no checkpoint: training did not finish"
-        cell.media = _media(run_dir, files.media())
-        return cell
-    for key in ("status", "error", "parameters", "train_seconds", "examples_per_second",
-                "generation_x_realtime", "peak_memory_mb"):
-        if evaluation.get(key) is not None:
-            setattr(cell, key, evaluation[key])
-    for key in ("losses", "metrics", "reference", "ceiling", "metric_info"):
-        setattr(cell, key, {k: v for k, v in (evaluation.get(key) or {}).items() if v is not None})
-    cell.notes = [str(note) for note in evaluation.get("notes") or []]
-    cell.sentinels = {label: {k: v for k, v in row.items() if v is not None}
-                      for label, row in (evaluation.get("sentinels") or {}).items()}
-    cell.media = _media(run_dir, evaluation.get("media") or files.media())
-    return cell
+            evaluation.status, evaluation.error = "failed", "no checkpoint: training did not finish"
+    return Cell(run_dir, evaluation, _media(evaluation.media or files.media()))
 
 
-def _read_evaluation(path: Path) -> dict[str, Any] | None:
-    try:
-        return json.loads(path.read_text())
-    except FileNotFoundError:
-        return None
-    except (json.JSONDecodeError, UnicodeDecodeError) as err:
-        raise AudiozooError(f"cannot read {path}: {err}") from None
-
-
-def _media(run_dir: Path, media: dict[str, Any]) -> dict[str, Media]:
-    """``media`` (paths relative to ``run_dir``, or absolute) as :class:`Media`; missing files are left out."""
-    def existing(rel: str | Path | None) -> Path | None:
-        return run_dir / rel if rel and (run_dir / rel).is_file() else None
+def _media(media: dict[str, Any]) -> dict[str, Media]:
+    """``media`` (absolute paths) as :class:`Media`; missing files are left out."""
+    def existing(path: str | Path | None) -> Path | None:
+        return Path(path) if path and Path(path).is_file() else None
 
     out = {}
     for kind in MEDIA_KINDS:
@@ -122,7 +80,7 @@ def _media(run_dir: Path, media: dict[str, Any]) -> dict[str, Media]:
             continue
         clips = []
         for clip in entry.get("wav", []):
-            files = [existing(rel) for rel in ([clip] if isinstance(clip, (str, Path)) else clip)]
+            files = [existing(path) for path in ([clip] if isinstance(clip, (str, Path)) else clip)]
             if all(files):
                 clips.append(tuple(files))
         found = Media(existing(entry.get("png")), tuple(clips))

@@ -101,15 +101,15 @@ def _navigation(cells: list[Cell]) -> str:
 
 
 def _heading(cell: Cell) -> str:
-    return f"{cell.model} × {cell.repr} · {cell.data}"
+    return f"{cell.evaluation.model} × {cell.evaluation.repr} · {cell.evaluation.data}"
 
 
 def _real_sections(cells: list[Cell]) -> list[str]:
     """Once per data set the real test clips, once per data set and representation its round trip."""
     shown: dict[tuple[str, ...], str] = {}
     for cell in cells:
-        for kind, key in (("real", (cell.data,)), ("sentinels", (cell.data, "sentinels")),
-                          ("roundtrip", (cell.data, cell.repr))):
+        for kind, key in (("real", (cell.evaluation.data,)), ("sentinels", (cell.evaluation.data, "sentinels")),
+                          ("roundtrip", (cell.evaluation.data, cell.evaluation.repr))):
             if kind in cell.media and key not in shown:
                 shown[key] = _media_block(kind, cell.media[kind])
     if not shown:
@@ -122,10 +122,10 @@ def _real_sections(cells: list[Cell]) -> list[str]:
 def _cell_section(index: int, cell: Cell) -> str:
     state = "failed" if cell.failed else "done"
     parts = [f'<section class="cell {state}" id="cell-{index}">',
-             f'<h2>{escape(_heading(cell))}<span class="status">{escape(cell.status)}</span></h2>',
+             f'<h2>{escape(_heading(cell))}<span class="status">{escape(cell.evaluation.status)}</span></h2>',
              f'<p class="path">{escape(str(cell.path))}</p>']
-    if cell.error:
-        parts.append(f'<div class="error-box">{escape(cell.error)}</div>')
+    if cell.evaluation.error:
+        parts.append(f'<div class="error-box">{escape(cell.evaluation.error)}</div>')
     if figures := _figures(cell):
         parts.append(f'<p class="figures">{figures}</p>')
     parts += [_media_block(kind, media) for kind, media in cell.media.items() if kind in CELL_MEDIA]
@@ -135,8 +135,8 @@ def _cell_section(index: int, cell: Cell) -> str:
 def _figures(cell: Cell) -> str:
     """The cell's metrics in one line, each reconstruction metric beside its representation's ceiling."""
     items = []
-    for name, value in cell.metrics.items():
-        ceiling = f" (ceiling {fmt(cell.ceiling[name])})" if name in cell.ceiling else ""
+    for name, value in cell.evaluation.metrics.items():
+        ceiling = f" (ceiling {fmt(cell.evaluation.ceiling[name])})" if name in cell.evaluation.ceiling else ""
         items.append(f"<b>{escape(name)}</b> {escape(fmt(value))}{escape(ceiling)}")
     return " · ".join(items)
 

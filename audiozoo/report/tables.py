@@ -9,12 +9,14 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any, Literal
 
 from audiozoo.errors import unknown
-from audiozoo.sentinels import REAL, is_noise
 from audiozoo.report.cells import Cell
+from audiozoo.runs.evaluation import ROW_KINDS, Evaluation, MetricInfo
+from audiozoo.runs.evaluation import Row as Reference
+from audiozoo.sentinels import REAL
 
 Better = Literal["higher", "lower"] | None
 REFERENCE = REAL
@@ -69,49 +71,51 @@ class Table:
         self.best = _best(self.columns, self.rows)
 
 
-def metric_info(cells: list[Cell]) -> dict[str, dict[str, Any]]:
-    """Every metric seen, generation metrics first, each with its task/direction/unit (first seen wins)."""
-    info: dict[str, dict[str, Any]] = {}
+def metric_info(cells: list[Cell]) -> dict[str, MetricInfo]:
+    """Every metric seen, generation metrics first, each with its task/direction/unit/roles (first seen wins)."""
+    info: dict[str, MetricInfo] = {}
     for cell in cells:
-        for name in (*cell.metric_info, *cell.metrics, *cell.reference, *cell.ceiling):
-            info[name] = {**cell.metric_info.get(name, {}), **info.get(name, {})}
+        ev = cell.evaluation
+        for name in (*ev.metric_info, *ev.metrics, *ev.ceiling, *(m for row in ev.rows for m in row.figures)):
+            if name not in info or (not info[name].task and name in ev.metric_info):
+                info[name] = ev.metric_info.get(name, info.get(name, UNKNOWN))
     order = {"generation": 0, "reconstruction": 1}
-    return dict(sorted(info.items(), key=lambda item: order.get(item[1].get("task", ""), 2)))
+    return dict(sorted(info.items(), key=lambda item: order.get(item[1].task, 2)))
 
 
-def references(cells: list[Cell]) -> dict[str, dict[str, dict[str, float]]]:
-    """Per data set, the rows every cell is read against: real held-out music, then each sentinel
-    and each representation's ceiling, ``{data: {row: {metric: value}}}`` (first seen wins: they
-    match within a bench)."""
-    out: dict[str, dict[str, dict[str, float]]] = {}
+UNKNOWN = MetricInfo(task="", higher_is_better=False)
+"""What the tables know of a metric whose cells did not describe it (figures from an older file)."""
+
+
+def references(cells: list[Cell]) -> dict[str, list[Reference]]:
+    """Per data set, the rows every cell is read against — real held-out music, then each sentinel
+    and each representation's ceiling — merged over the cells by ``(kind, label)`` (first seen wins:
+    they match within a bench), in the order :data:`ROW_KINDS` gives the kinds."""
+    out: dict[str, dict[tuple[str, str], Reference]] = {}
     for cell in cells:
-        rows = out.setdefault(cell.data, {})
-        for label, row in {REAL: cell.reference, **cell.sentinels}.items():
-            for name, value in row.items():
-                rows.setdefault(label, {}).setdefault(name, value)
-    return {data: dict(sorted(rows.items(), key=lambda item: _row_order(item[0]))) for data, rows in out.items()}
+        merged = out.setdefault(cell.evaluation.data, {})
+        for row in cell.evaluation.rows:
+            have = merged.get(row.key)
+            figures = {**row.figures, **(have.figures if have else {})}
+            merged[row.key] = replace(have or row, figures=figures)
+    rank = {kind: i for i, kind in enumerate(ROW_KINDS)}
+    return {data: sorted(rows.values(), key=lambda r: rank.get(r.kind, len(rank))) for data, rows in out.items()}
 
 
-def _row_order(label: str) -> int:
-    """Real music first, then noise, degraded, copies and ceilings, each kind in the order first seen."""
-    return next((i for i, prefix in enumerate((REAL, "noise:", "degraded:", "copies:", "ceiling:"))
-                 if label.startswith(prefix)), 5)
-
-
-def verdict(cell: Cell, rows: dict[str, dict[str, float]], info: dict[str, dict[str, Any]]) -> str | None:
+def verdict(cell: Cell, rows: list[Reference], info: dict[str, MetricInfo]) -> str | None:
     """``noise-like`` unless the cell beats every noise sentinel on every structure metric it has;
     then ``copies`` if a memorisation figure reaches :data:`COPY_LIMIT`, else ``beats noise``.
     None for a failed cell or one without structure figures."""
-    structure = [m for m, i in info.items() if i.get("structure") and is_number(cell.metrics.get(m))]
+    figures = cell.evaluation.metrics
+    structure = [m for m, i in info.items() if "structure" in i.roles and is_number(figures.get(m))]
     if cell.failed or not structure:
         return None
     for metric in structure:
-        sign = 1 if info[metric].get("higher_is_better") else -1
-        value = cell.metrics[metric]
-        noise = [row[metric] for label, row in rows.items() if is_noise(label) and is_number(row.get(metric))]
-        if any(sign * (value - other) <= 0 for other in noise):
+        sign = 1 if info[metric].higher_is_better else -1
+        noise = [row.figures[metric] for row in rows if row.kind == "noise" and is_number(row.figures.get(metric))]
+        if any(sign * (figures[metric] - other) <= 0 for other in noise):
             return NOISE_LIKE
-    copying = [cell.metrics[m] for m, i in info.items() if i.get("memorisation") and is_number(cell.metrics.get(m))]
+    copying = [figures[m] for m, i in info.items() if "memorisation" in i.roles and is_number(figures.get(m))]
     return COPIES if any(v >= COPY_LIMIT for v in copying) else BEATS_NOISE
 
 
@@ -120,33 +124,35 @@ def results_table(cells: list[Cell]) -> Table:
     reader compares first; then costs; final losses last and not ranked, since each model family
     minimises its own objective."""
     info_all, calibration = metric_info(cells), references(cells)
-    plain: list[tuple[Column, Callable[[Cell], Any]]] = [
-        (Column("run"), lambda c: c.name), (Column("model"), lambda c: c.model), (Column("repr"), lambda c: c.repr),
-        (Column("data"), lambda c: c.data), (Column("status"), lambda c: c.status),
-        (Column("verdict"), lambda c: verdict(c, calibration.get(c.data, {}), info_all)),
+    plain: list[tuple[Column, Callable[[Evaluation], Any]]] = [
+        (Column("model"), lambda e: e.model), (Column("repr"), lambda e: e.repr),
+        (Column("data"), lambda e: e.data), (Column("status"), lambda e: e.status),
     ]
     for name, info in info_all.items():
-        unit = info.get("unit", "")
-        plain.append((Column(name, _direction(info), unit, metric=name), lambda c, n=name: c.metrics.get(n)))
-        if any(name in c.ceiling for c in cells):
-            ceiling = Column(f"{name}.ceiling", unit=unit, label=f"{name} ceiling")
-            plain.append((ceiling, lambda c, n=name: c.ceiling.get(n)))
+        plain.append((Column(name, _direction(info), info.unit, metric=name), lambda e, n=name: e.metrics.get(n)))
+        if any(name in c.evaluation.ceiling for c in cells):
+            ceiling = Column(f"{name}.ceiling", unit=info.unit, label=f"{name} ceiling")
+            plain.append((ceiling, lambda e, n=name: e.ceiling.get(n)))
     plain += [
-        (Column("generation_x_realtime", "higher", label="generation × real time"), lambda c: c.generation_x_realtime),
-        (Column("parameters", "lower"), lambda c: c.parameters),
-        (Column("train_seconds", "lower", "s", label="train time"), lambda c: c.train_seconds),
-        (Column("examples_per_second", "higher", label="examples/s"), lambda c: c.examples_per_second),
-        (Column("peak_memory_mb", "lower", "MB", label="peak memory"), lambda c: c.peak_memory_mb),
+        (Column("generation_x_realtime", "higher", label="generation × real time"), lambda e: e.generation_x_realtime),
+        (Column("parameters", "lower"), lambda e: e.parameters),
+        (Column("train_seconds", "lower", "s", label="train time"), lambda e: e.train_seconds),
+        (Column("examples_per_second", "higher", label="examples/s"), lambda e: e.examples_per_second),
+        (Column("peak_memory_mb", "lower", "MB", label="peak memory"), lambda e: e.peak_memory_mb),
     ]
-    for loss in dict.fromkeys(k for c in cells for k in c.losses):
-        plain.append((Column(f"final_{loss}", label=f"final {loss}"), lambda c, k=loss: c.losses.get(k)))
-    plain.append((Column("error"), lambda c: "; ".join(filter(None, (c.error, *c.notes))) or None))
-    columns = [col for col, _ in plain]
-    rows = [Row([get(c) for _, get in plain], "failed" if c.failed else "cell", c.data) for c in cells]
-    for data, by_label in calibration.items():
-        for label, ref in by_label.items():
-            labels = {"run": label, "data": data}
-            rows.append(Row([labels.get(col.key, ref.get(col.metric)) for col in columns], "reference", data))
+    for loss in dict.fromkeys(k for c in cells for k in c.evaluation.losses):
+        plain.append((Column(f"final_{loss}", label=f"final {loss}"), lambda e, k=loss: e.losses.get(k)))
+    plain.append((Column("error"), lambda e: "; ".join(filter(None, (e.error, *e.notes))) or None))
+    columns = [Column("run"), *[col for col, _ in plain[:4]], Column("verdict"), *[col for col, _ in plain[4:]]]
+    rows = []
+    for c in cells:
+        values = [get(c.evaluation) for _, get in plain]
+        rows.append(Row([c.name, *values[:4], verdict(c, calibration.get(c.evaluation.data, []), info_all),
+                         *values[4:]], "failed" if c.failed else "cell", c.evaluation.data))
+    for data, references_of_data in calibration.items():
+        for ref in references_of_data:
+            labels = {"run": ref.label, "data": data}
+            rows.append(Row([labels.get(col.key, ref.figures.get(col.metric)) for col in columns], "reference", data))
     return Table("results", columns, rows)
 
 
@@ -162,22 +168,24 @@ def pivot_table(cells: list[Cell], metric: str | None = None) -> Table | None:
         metric = next(iter(info))
     elif metric not in info:
         raise unknown("metric", metric, info)
-    better, unit = _direction(info[metric]), info[metric].get("unit", "")
-    reprs = list(dict.fromkeys(c.repr for c in cells))
+    better, unit = _direction(info[metric]), info[metric].unit
+    reprs = list(dict.fromkeys(c.evaluation.repr for c in cells))
     grid: dict[tuple[str, str], dict[str, Any]] = {}
     ceilings: dict[str, dict[str, Any]] = {}
     for cell in cells:
-        value = cell.status if cell.failed else cell.metrics.get(metric)
-        grid.setdefault((cell.model, cell.data), {})[cell.repr] = value
-        if metric in cell.ceiling:
-            ceilings.setdefault(cell.data, {}).setdefault(cell.repr, cell.ceiling[metric])
+        ev = cell.evaluation
+        grid.setdefault((ev.model, ev.data), {})[ev.repr] = ev.status if cell.failed else ev.metrics.get(metric)
+        if metric in ev.ceiling:
+            ceilings.setdefault(ev.data, {}).setdefault(ev.repr, ev.ceiling[metric])
     columns = [Column("model"), Column("data"), *[Column(r, better, unit) for r in reprs]]
     rows = [Row([model, data, *(values.get(r) for r in reprs)], "cell", data) for (model, data), values in grid.items()]
-    for data, by_label in references(cells).items():
-        for label, ref in by_label.items():
-            if metric in ref and not label.startswith("ceiling:"):
-                rows.append(Row([label, data, *[ref[metric]] * len(reprs)], "reference", data))
-        if ceiled := {r: by_label[f"ceiling: {r}"][metric] for r in reprs if metric in by_label.get(f"ceiling: {r}", {})}:
+    for data, references_of_data in references(cells).items():
+        for ref in references_of_data:
+            if metric in ref.figures and ref.kind != "ceiling":
+                rows.append(Row([ref.label, data, *[ref.figures[metric]] * len(reprs)], "reference", data))
+        by_repr = {ref.repr: ref.figures[metric] for ref in references_of_data
+                   if ref.kind == "ceiling" and metric in ref.figures}
+        if ceiled := {r: by_repr[r] for r in reprs if r in by_repr}:
             rows.append(Row(["ceiling (representation round trip)", data, *(ceiled.get(r) for r in reprs)],
                             "reference", data))
     for data, by_repr in ceilings.items():
@@ -186,8 +194,8 @@ def pivot_table(cells: list[Cell], metric: str | None = None) -> Table | None:
     return Table(f"{metric}: model × representation", columns, rows)
 
 
-def _direction(info: dict[str, Any]) -> Better:
-    return None if "higher_is_better" not in info else "higher" if info["higher_is_better"] else "lower"
+def _direction(info: MetricInfo) -> Better:
+    return None if not info.task else "higher" if info.higher_is_better else "lower"
 
 
 def _best(columns: list[Column], rows: list[Row]) -> set[tuple[int, int]]:
