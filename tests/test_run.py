@@ -194,7 +194,7 @@ def test_time_budget_stops_training_and_counts_every_session(tiny):
 
 
 def test_only_the_run_directory_module_names_run_files():
-    """Every file name of a run is written in audiozoo/train/rundir.py alone (docstrings may mention them)."""
+    """Every file name of a run is written in audiozoo/runs/rundir.py alone (docstrings may mention them)."""
     import ast
 
     names = ("latest.pt", "config.toml", "metrics.jsonl", "losses.png", "evaluation.json", "samples.png",
