@@ -53,19 +53,19 @@ def save_spectrograms(path: Path, waves: dict[str, np.ndarray], sample_rate: int
     _save(fig, path)
 
 
-def save_loss_curves(path: Path, records: list[dict]) -> None:
-    """Every loss in the metrics log against the step, one panel per loss; a held-out ``valid_X`` is
-    drawn on ``X``'s panel (its own panel when training logs no ``X``), as PNG."""
+def save_loss_curves(path: Path, records: list[tuple[int, dict[str, float]]]) -> None:
+    """Every loss of ``records`` ``(step, {loss: value})`` against the step, one panel per loss; a
+    held-out ``valid_X`` is drawn on ``X``'s panel (its own panel when training logs no ``X``), as PNG."""
     plt = _pyplot()
-    logged = dict.fromkeys(k for r in records for k in r if k not in ("step", "epoch", "lr", "seconds"))
+    logged = dict.fromkeys(k for _, losses in records for k in losses)
     keys = list(dict.fromkeys(k.removeprefix("valid_") for k in logged))
     fig, axes = plt.subplots(1, max(1, len(keys)), figsize=(4.5 * max(1, len(keys)), 3.2), squeeze=False)
     for ax, key in zip(axes[0], keys):
         for label, name, style in (("training", key, {"linewidth": 1}),
                                    ("held out", f"valid_{key}", {"linewidth": 1.5, "marker": "o", "markersize": 3})):
-            rows = [r for r in records if name in r]
+            rows = [(step, losses[name]) for step, losses in records if name in losses]
             if rows:
-                ax.plot([r["step"] for r in rows], [r[name] for r in rows], label=label, **style)
+                ax.plot(*zip(*rows), label=label, **style)
         if f"valid_{key}" in logged and key in logged:
             ax.legend(fontsize=8)
         ax.set_title(key, fontsize=10)

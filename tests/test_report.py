@@ -70,7 +70,7 @@ class Bench:
     def losses(self, run: Path) -> str:
         """Loss curves as a run draws them, a different decay each time."""
         self.seed += 1
-        save_loss_curves(run / "losses.png", [{"step": s, "loss": 2 / (1 + s / self.seed), "kl": 0.1 * s ** 0.5}
+        save_loss_curves(run / "losses.png", [(s, {"loss": 2 / (1 + s / self.seed), "kl": 0.1 * s ** 0.5})
                                               for s in range(0, 200, 10)])
         self.shown_png.append(run / "losses.png")
         return "losses.png"

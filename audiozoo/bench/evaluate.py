@@ -28,7 +28,7 @@ from audiozoo.plots import save_spectrograms
 from audiozoo.sentinels import REAL, make_sentinel, sentinels
 from audiozoo.runs.evaluation import Evaluation, MetricInfo
 from audiozoo.runs.outputs import PANELS
-from audiozoo.runs.rundir import RunDir, figures
+from audiozoo.runs.rundir import RunDir, losses
 from audiozoo.runs.trained import Run
 
 BATCH = 8
@@ -51,7 +51,7 @@ def final_losses(run_dir: Path) -> dict[str, float]:
     if not training:
         return {}
     last = [r for r in training if r["epoch"] == training[-1]["epoch"]]
-    keys = [k for k in figures(last[0]) if k != "lr"]
+    keys = list(losses(last[0]))
     valid = [r for r in records if "loss" not in r]
     return {**{k: float(np.mean([r[k] for r in last])) for k in keys},
             **{k: float(v) for k, v in (valid[-1] if valid else {}).items() if k.startswith("valid_")}}

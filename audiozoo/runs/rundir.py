@@ -221,6 +221,11 @@ def figures(record: dict[str, Any]) -> dict[str, Any]:
     return {k: v for k, v in record.items() if k not in BOOKKEEPING}
 
 
+def losses(record: dict[str, Any]) -> dict[str, Any]:
+    """The losses a metrics.jsonl record logs (held-out ``valid_*`` ones too): its figures less the learning rate."""
+    return {k: v for k, v in figures(record).items() if k != "lr"}
+
+
 def checkpoint_state(model: Stateful, representation: Stateful, progress: Stateful, ema: Stateful | None,
                      **training: Stateful) -> Checkpointed:
     """What a checkpoint holds, declared once: the model, its representation (fitted statistics),

@@ -32,7 +32,7 @@ from audiozoo.resolve import resolve
 from audiozoo.runs.checkpoint import Checkpointed, Constant, RandomState
 from audiozoo.runs.outputs import write_reconstructions, write_samples
 from audiozoo.runs.progress import Progress
-from audiozoo.runs.rundir import RunDir, checkpoint_state, figures, read_config_overrides
+from audiozoo.runs.rundir import RunDir, checkpoint_state, figures, losses, read_config_overrides
 from audiozoo.runs.trained import Run, build_model, prepare_data
 from audiozoo.settings import RunSettings, pick_device
 from audiozoo.train import distributed
@@ -277,7 +277,7 @@ def write_outputs(run: Run, data: PreparedData, test_idx: np.ndarray, board: Ten
     config, run_dir = run.settings.run, run.dir
     test = np.asarray(data.segments[test_idx])
     if run.metrics:
-        save_loss_curves(run_dir.losses, run.metrics)
+        save_loss_curves(run_dir.losses, [(record["step"], losses(record)) for record in run.metrics])
     real = test[0] if len(test) else None
     write_samples(run_dir.samples, run, config.samples, config.seed, real=real, board=board)
     if run.model.can_reconstruct and len(test) and config.reconstructions:
