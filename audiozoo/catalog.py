@@ -63,8 +63,9 @@ def _settings(kind: Kind, plugin: type) -> list[dict[str, str]]:
     options follow as ``sample.KEY``. A kind no command takes settings of lists none."""
     from audiozoo.config import describe_settings
 
-    internal = {f"{kind.namespace}.{key}" for key in kind.internal}
-    rows = [{**row, "commands": ",".join(kind.commands)} for row in describe_settings(plugin.Config, kind.namespace)
+    prefix = kind.prefix(plugin.name)
+    internal = {f"{prefix}.{key}" for key in kind.internal}
+    rows = [{**row, "commands": ",".join(kind.commands)} for row in describe_settings(plugin.Config, prefix)
             if kind.commands and row["key"] not in internal]
     if kind.name == "models":
         rows += [{**row, "commands": ",".join(SAMPLE_COMMANDS)} for row in describe_settings(plugin.SampleOptions, "sample")]

@@ -23,6 +23,11 @@ class Kind:
     commands: tuple[str, ...]  # the commands that take NAMESPACE.KEY= settings of this kind
     internal: tuple[str, ...] = ()  # settings the core sets and no user does (a representation's sample_rate)
     aliases: tuple[str, ...] = ()  # other words `audiozoo list` takes for it
+    every: bool = False  # every plugin of the kind runs at once, so a setting names its plugin: metric.NAME.KEY
+
+    def prefix(self, plugin: str) -> str:
+        """What a plugin's settings are keyed under: ``repr`` (the one chosen), or ``metric.fad_vggish``."""
+        return f"{self.namespace}.{plugin}" if self.every else self.namespace
 
     @property
     def hook(self) -> str:
@@ -46,7 +51,7 @@ KINDS: tuple[Kind, ...] = (
          commands=("run", "bench", "prepare", "roundtrip")),
     Kind("metrics", "metric", "metric", "audiozoo.metric:Metric",
          "Register :class:`audiozoo.Metric` subclasses, computed on decoded audio.",
-         commands=(), internal=("sample_rate",)),
+         commands=("bench",), internal=("sample_rate",), every=True),
 )
 
 BY_NAME: dict[str, Kind] = {kind.name: kind for kind in KINDS}

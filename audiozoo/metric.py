@@ -60,6 +60,11 @@ class Metric(ABC):
         settings = json.dumps(dataclasses.asdict(self.config), sort_keys=True, default=str)
         return f"{self.name}@{self.version}:{hashlib.sha256(settings.encode()).hexdigest()[:12]}"
 
+    def unavailable(self) -> str | None:
+        """Why this metric cannot be computed here, in one line (its weights file is not set, say);
+        None when it can. A bench then shows it as ``n/a`` with that line, and the cell does not fail."""
+        return None
+
     @abstractmethod
     def __call__(self, reference: torch.Tensor, estimate: torch.Tensor) -> torch.Tensor:
         """Both ``[B, T]`` waveforms at ``config.sample_rate``."""

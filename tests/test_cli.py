@@ -134,3 +134,22 @@ def test_list_settings_shows_type_default_and_help():
     assert "skip|keep" in row and "skip" in row and "digital silence" in row
     row = next(line for line in everything.splitlines() if line.strip().startswith("checkpoint_seconds"))
     assert "float" in row and "60.0" in row and "kill -9" in row
+
+
+def test_list_settings_shows_only_settings_a_command_takes_and_which_commands():
+    everything = run("list", "--settings").output
+    rows = {line.split()[0]: line for line in everything.splitlines() if line.strip()}  # key (or plugin) → its line
+    assert "run,bench,prepare,roundtrip" in rows["data.silent"]
+    assert "run,bench,roundtrip" in rows["repr.n_mels"] and "repr.sample_rate" not in rows  # data.sample_rate sets it
+    assert "run,bench,generate,export" in rows["sample.steps"]
+    assert "run,bench" in rows["epochs"] and rows["init"].split()[3] == "run"  # bench trains from scratch
+    assert not any(key.startswith("metric.") for key in rows)  # no built-in metric has a setting a user sets
+
+
+@pytest.mark.parametrize(("args", "fragments"), [
+    (("metric.nope.weights=x",), ("unknown metric 'nope'", "structure_distance")),
+    (("metric.snr.x=1",), ("metric.snr.x", "has no settings")),
+])
+def test_bench_checks_metric_settings_before_any_cell(tmp_path, args, fragments):
+    assert_user_error(run("bench", "models=flow", "reprs=mel", f"runs_dir={tmp_path}", *args), *fragments)
+    assert not (tmp_path / "bench").exists()

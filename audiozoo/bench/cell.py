@@ -17,7 +17,7 @@ from typing import Any
 from audiozoo.allocator import tune_allocator
 from audiozoo.bench.evaluate import evaluate
 from audiozoo.data.prepare import PreparedData
-from audiozoo.factory import metrics_at
+from audiozoo.factory import metrics_at, split_metric_settings
 from audiozoo.plugins import host
 from audiozoo.train.run import run
 from audiozoo.runs.evaluation import Evaluation
@@ -47,6 +47,7 @@ def failed(overrides: dict[str, Any], error: str) -> Evaluation:
 
 def run_cell(cell_dir: Path, overrides: dict[str, Any]) -> int:
     """Train and evaluate; a failure is recorded in evaluation.json, not raised (the bench goes on)."""
+    metric_keys, overrides = split_metric_settings(overrides)
     try:
         if RunDir(cell_dir).has_checkpoint:
             result = run(resume=cell_dir)  # an interrupted cell continues; a finished one trains no further
@@ -56,7 +57,7 @@ def run_cell(cell_dir: Path, overrides: dict[str, Any]) -> int:
         settings = result.settings
         data = prepare_data(settings)  # cached
         print(f"evaluating {cell_dir.name}: samples, metrics on decoded audio, sentinel rows", flush=True)
-        evaluation = evaluate(result, data, metrics_at(result.representation.sample_rate),
+        evaluation = evaluate(result, data, metrics_at(result.representation.sample_rate, settings=metric_keys),
                               sentinel_cache(cell_dir.parent, data))
     except TrainingInterrupted:
         return INTERRUPTED

@@ -22,7 +22,7 @@ from typing import Any
 from audiozoo.bench.launcher import BenchInterrupted  # noqa: F401 - the CLI catches it from here
 from audiozoo.bench.launcher import Launcher, LocalLauncher, Task, launcher_from
 from audiozoo.errors import AudiozooError
-from audiozoo.factory import plugin_names
+from audiozoo.factory import metric_settings, plugin_names, split_metric_settings
 from audiozoo.plugins import host
 from audiozoo.report import build_report
 from audiozoo.resolve import resolve
@@ -165,15 +165,18 @@ def run_cells(cells: list[PlannedCell], overrides: dict[str, Any], echo: Callabl
 def bench(models: Any = None, reprs: Any = None, priors: Any = None, name: str = "bench", runs_dir: str = "runs",
           echo: Callable[[str], None] = print, **overrides: Any) -> tuple[list[PlannedCell], dict[str, Path]]:
     """Run the matrix and write its tables; returns the cells and the report's files. ``launcher=``
-    and ``launcher.KEY=`` say how the cells run, not what they compute: they are no cell's settings."""
+    and ``launcher.KEY=`` say how the cells run, not what they compute: they are no cell's settings;
+    ``metric.NAME.KEY=`` settings say how every cell is judged (the bench folder records them)."""
     if "init" in overrides or "resume" in overrides:
         key = "init" if "init" in overrides else "resume"
         raise AudiozooError(f"{key}= names one run, and a bench trains every cell alike from scratch; "
                             f"use audiozoo run {key}=RUN_DIR")
     folder = Path(runs_dir) / name
     launcher, overrides = launcher_from(overrides, folder)
-    cells = plan(models, reprs, overrides, folder)
-    cells += plan_priors(priors, cells, overrides, folder)
+    metric_keys, training = split_metric_settings(overrides)
+    metric_settings(metric_keys)  # a wrong metric.NAME.KEY stops here, before any cell
+    cells = plan(models, reprs, training, folder)
+    cells += plan_priors(priors, cells, training, folder)
     folder.mkdir(parents=True, exist_ok=True)
     check_same_settings(folder, overrides)
     run_cells(cells, overrides, echo, launcher)
