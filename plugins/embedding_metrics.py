@@ -38,6 +38,7 @@ try:  # numpy ≥ 2
 except ImportError:  # pragma: no cover - numpy 1
     from numpy.core import multiarray
 
+
 def _numpy_globals() -> list:
     """What a checkpoint may hold besides tensors: numpy arrays and scalars (PANNs' files keep their
     training sampler's state beside the weights), under numpy 1's names and numpy 2's. Nothing
@@ -69,8 +70,11 @@ def read_weights(path: Path, network: nn.Module) -> dict[str, torch.Tensor]:
         with torch.serialization.safe_globals(_numpy_globals()):
             state = torch.load(path, map_location="cpu", weights_only=True)
     except (pickle.UnpicklingError, RuntimeError, EOFError, ValueError, OSError) as err:
-        reason = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
-        raise AudiozooError(f"{path}: cannot read it as a PyTorch checkpoint of tensors ({reason})") from None
+        unsafe = [line.strip() for line in str(err).splitlines() if "GLOBAL" in line]
+        if unsafe:
+            raise AudiozooError(f"{path}: holds objects other than tensors and numpy arrays, which audiozoo never "
+                                f"unpickles ({unsafe[0]})") from None
+        raise AudiozooError(f"{path}: not a readable PyTorch checkpoint ({type(err).__name__})") from None
     if isinstance(state, dict) and isinstance(state.get("model"), dict):
         state = state["model"]
     if not isinstance(state, dict) or not all(isinstance(v, torch.Tensor) for v in state.values()):

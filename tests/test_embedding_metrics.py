@@ -19,6 +19,7 @@ import torch
 from audiozoo import AudiozooError, get_metric
 from audiozoo.distances import (KAD_SCALE, fad_infinity, frechet_distance, frechet_frames, gaussian, kad,
                                 median_distance)
+from audiozoo_plugins import embedding_metrics
 from audiozoo_plugins.embedding_metrics import read_weights
 from audiozoo_plugins.panns import Cnn14, _Spectrogram
 from audiozoo_plugins.vggish import VGGish, log_mel_patches, mel_matrix
@@ -221,7 +222,10 @@ def test_random_weights_load_strictly_and_give_finite_deterministic_figures(name
     value = metric(*clips)
     assert value.ndim == 0 and torch.isfinite(value)
     assert float(metric.between(frames, metric.features(clips[1]))) == pytest.approx(float(value), rel=1e-5)
-    assert float(get_metric(name, sample_rate=SAMPLE_RATE, weights=str(checkpoints[network]))(*clips)) == float(value)
+    if name.startswith("fad"):  # once per network: loaded again, embedded again, the same figure
+        embedding_metrics._embedder.cache_clear()
+        again = get_metric(name, sample_rate=SAMPLE_RATE, weights=str(checkpoints[network]))(*clips)
+        assert float(again) == float(value)
 
 
 def test_a_wrong_checkpoint_is_a_one_line_error_naming_the_file_and_the_first_bad_keys(tmp_path):
@@ -258,7 +262,7 @@ def test_a_2019_checkpoint_with_numpy_state_beside_the_weights_loads_and_nothing
     assert sorted(state) == ["bias", "weight"] and torch.equal(state["weight"], network.weight)
     hostile = tmp_path / "hostile.pth"
     torch.save({"model": network.state_dict(), "hook": os.getcwd}, hostile)
-    with pytest.raises(AudiozooError, match="cannot read it"):
+    with pytest.raises(AudiozooError, match="never unpickles .*posix.getcwd"):
         read_weights(hostile, network)
 
 
