@@ -84,7 +84,7 @@ KAD_SCALE = 100.0
 
 
 def gaussian(frames: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-    """Mean ``[D]`` and covariance ``[D, D]`` (ddof 1, as ``np.cov``) of ``[N, D]`` frames, in float64 (fadtk's statistics)."""
+    """Mean ``[D]`` and covariance ``[D, D]`` (ddof 1, as ``np.cov``) of ``[N, D]`` frames, float64 (fadtk's)."""
     frames = frames.double()
     return frames.mean(0), torch.atleast_2d(torch.cov(frames.T))
 
@@ -124,7 +124,7 @@ def frechet_frames(ref: torch.Tensor, est: torch.Tensor) -> torch.Tensor:
 
 
 class FadInfinity(NamedTuple):
-    """fadtk's ``FADInfResults``: the intercept of FAD against 1/n, the slope, the fit's R², and the (n, FAD) points."""
+    """fadtk's ``FADInfResults``: the intercept of FAD against 1/n, the slope, the fit's R², the (n, FAD) points."""
 
     score: float
     slope: float

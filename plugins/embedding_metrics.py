@@ -63,7 +63,8 @@ class KadConfig(EmbeddingConfig):
 
 
 def read_weights(path: Path, network: nn.Module) -> dict[str, torch.Tensor]:
-    """The state dict in ``path`` (bare, or under ``"model"`` as PANNs' files), checked key by key against ``network``."""
+    """The state dict in ``path`` (bare, or under ``"model"`` as PANNs' files),
+    checked key by key against ``network``."""
     if not path.is_file():
         raise AudiozooError(f"{path}: no such file (the weights of {type(network).__name__}, {network.checkpoint})")
     try:

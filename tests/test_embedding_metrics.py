@@ -17,8 +17,7 @@ import scipy.linalg
 import torch
 
 from audiozoo import AudiozooError, get_metric
-from audiozoo.distances import (KAD_SCALE, fad_infinity, frechet_distance, frechet_frames, gaussian, kad,
-                                median_distance)
+from audiozoo.distances import KAD_SCALE, fad_infinity, frechet_distance, frechet_frames, gaussian, kad, median_distance
 from audiozoo_plugins import embedding_metrics
 from audiozoo_plugins.embedding_metrics import read_weights
 from audiozoo_plugins.panns import Cnn14, _Spectrogram
@@ -53,7 +52,8 @@ def test_frechet_distance_of_two_gaussians_is_the_closed_form():
     cov1, cov2 = m1 @ m1.T + 0.1 * torch.eye(6), m2 @ m2.T + 0.1 * torch.eye(6)
     root = scipy.linalg.sqrtm(cov1.numpy() @ cov2.numpy()).real
     expected = 0.25 * 6 + float(cov1.trace() + cov2.trace()) - 2 * np.trace(root)
-    assert float(frechet_distance(torch.zeros(6), cov1, torch.full((6,), 0.5), cov2)) == pytest.approx(expected, rel=1e-9)
+    value = frechet_distance(torch.zeros(6), cov1, torch.full((6,), 0.5), cov2)
+    assert float(value) == pytest.approx(expected, rel=1e-9)
 
 
 def test_frechet_of_frames_agrees_with_the_eigenvalue_route_and_is_zero_on_identical_sets():
@@ -84,7 +84,10 @@ def test_fad_infinity_extrapolates_to_the_distance_of_infinitely_many_frames():
 def kadtk_kad(x: torch.Tensor, y: torch.Tensor, bandwidth: float) -> float:
     """kadtk's ``calc_kernel_audio_distance`` (Gaussian kernel, no cache), float64."""
     gamma = 1 / (2 * bandwidth**2 + 1e-8)
-    d2 = lambda a, b: (a * a).sum(1)[:, None] + (b * b).sum(1)[None] - 2 * a @ b.T  # noqa: E731
+
+    def d2(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
+        return (a * a).sum(1)[:, None] + (b * b).sum(1)[None] - 2 * a @ b.T
+
     k_xx, k_yy = torch.exp(-gamma * d2(x, x)), torch.exp(-gamma * d2(y, y))
     m, n = len(x), len(y)
     within = (k_xx.sum() - k_xx.trace()) / (m * (m - 1)) + (k_yy.sum() - k_yy.trace()) / (n * (n - 1))
@@ -93,7 +96,8 @@ def kadtk_kad(x: torch.Tensor, y: torch.Tensor, bandwidth: float) -> float:
 
 def test_kad_of_two_gaussians_is_the_closed_form_mmd():
     """N(μa, sa²I), N(μb, sb²I), Gaussian kernel of width h in D dimensions:
-    E k = (h² / (h² + sa² + sb²))^(D/2) · exp(−‖μa − μb‖² / 2(h² + sa² + sb²)); the estimator is unbiased."""
+    E k = (h² / (h² + sa² + sb²))^(D/2) · exp(−‖μa − μb‖² / 2(h² + sa² + sb²)), and the estimate
+    is unbiased."""
     dim, h = 3, 1.5
     x, y = draws(6, 1500, dim), draws(7, 1500, dim, shift=0.5, scale=0.8)
 
@@ -262,7 +266,7 @@ def test_a_2019_checkpoint_with_numpy_state_beside_the_weights_loads_and_nothing
     assert sorted(state) == ["bias", "weight"] and torch.equal(state["weight"], network.weight)
     hostile = tmp_path / "hostile.pth"
     torch.save({"model": network.state_dict(), "hook": os.getcwd}, hostile)
-    with pytest.raises(AudiozooError, match="never unpickles .*posix.getcwd"):
+    with pytest.raises(AudiozooError, match=r"never unpickles .*posix\.getcwd"):
         read_weights(hostile, network)
 
 
