@@ -107,7 +107,7 @@ class Embedder:
         device = next(self.network.parameters()).device
         wave = clips.float()
         if sample_rate != self.network.sample_rate:
-            # soxr's HQ (librosa's default); fadtk resamples with torchaudio's Kaiser sinc: both flat to 0.95 Nyquist
+            # soxr HQ, which made the 3150 Hz clips in the first place (fadtk: torchaudio's Kaiser sinc)
             wave = torch.from_numpy(soxr.resample(wave.cpu().numpy().T, sample_rate, self.network.sample_rate,
                                                   quality="HQ").T.copy())
         return list(self.network(wave.to(device)).float().unbind(0))
@@ -149,6 +149,8 @@ class EmbeddingMetric(GenerationMetric):
 
     def features(self, clips: torch.Tensor) -> list[torch.Tensor]:
         """``[N, T]`` waveforms at ``config.sample_rate`` → per clip, ``[frames, D]`` on ``clips``' device."""
+        if (reason := self.unavailable_reason()) is not None:
+            raise AudiozooError(reason)
         return embedder(self.network, self.config.weights, clips.device).frames(self.config.sample_rate, clips)
 
     @abstractmethod

@@ -211,6 +211,8 @@ def test_without_weights_a_metric_is_na_with_a_one_line_reason(name, clips):
     reason = metric.unavailable_reason()
     assert "\n" not in reason and f"metric.{name}.weights=" in reason and METRICS[name].checkpoint in reason
     assert math.isnan(float(metric(*clips)))
+    with pytest.raises(AudiozooError, match="n/a without the published weights"):
+        metric.features(clips[0])
     with pytest.raises(AudiozooError, match="at least 2 clips"):
         metric(clips[0], clips[1][:1])
 
