@@ -60,9 +60,9 @@ class Metric(ABC):
         settings = json.dumps(dataclasses.asdict(self.config), sort_keys=True, default=str)
         return f"{self.name}@{self.version}:{hashlib.sha256(settings.encode()).hexdigest()[:12]}"
 
-    def unavailable(self) -> str | None:
+    def unavailable_reason(self) -> str | None:
         """Why this metric cannot be computed here, in one line (its weights file is not set, say);
-        None when it can. A bench then shows it as ``n/a`` with that line, and the cell does not fail."""
+        None when it can. A bench then shows it as ``n/a`` with ``NAME: n/a REASON``, and the cell goes on."""
         return None
 
     @abstractmethod

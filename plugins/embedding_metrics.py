@@ -144,13 +144,13 @@ class EmbeddingMetric(GenerationMetric):
         """Why this metric cannot be computed (one line), or None: without weights it returns NaN."""
         if self.config.weights:
             return None
-        return (f"{self.name}: n/a without the published weights: metric.{self.name}.weights=PATH to "
+        return (f"without the published weights: metric.{self.name}.weights=PATH to "
                 f"{self.network.checkpoint} (docs/metrics.md)")
 
     def features(self, clips: torch.Tensor) -> list[torch.Tensor]:
         """``[N, T]`` waveforms at ``config.sample_rate`` → per clip, ``[frames, D]`` on ``clips``' device."""
         if (reason := self.unavailable_reason()) is not None:
-            raise AudiozooError(reason)
+            raise AudiozooError(f"{self.name}: n/a {reason}")
         return embedder(self.network, self.config.weights, clips.device).frames(self.config.sample_rate, clips)
 
     @abstractmethod

@@ -115,9 +115,9 @@ def evaluate(run: Run, data: PreparedData, metrics: list[Metric], sentinel_cache
 
     scores: dict[str, float] = {}
     ceiling: dict[str, float] = {}
-    notes = [f"{m.name}: n/a, {why}" for m in metrics if (why := m.unavailable())]
-    scores.update({m.name: math.nan for m in metrics if m.unavailable()})
-    metrics = [m for m in metrics if not m.unavailable()]
+    notes = [f"{m.name}: n/a {why}" for m in metrics if (why := m.unavailable_reason())]
+    scores.update({m.name: math.nan for m in metrics if m.unavailable_reason()})
+    metrics = [m for m in metrics if not m.unavailable_reason()]
     roundtrip = _batched(lambda w: rep.decode(rep.encode(w.to(device)), length=w.shape[1]).cpu(), test)
     rebuilt = _batched(run.reconstruct, test) if model.can_reconstruct else None
     for metric in metrics:
