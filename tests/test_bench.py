@@ -31,6 +31,10 @@ def evaluation(cell: PlannedCell) -> dict:
     return json.loads((cell.path / "evaluation.json").read_text())
 
 
+def files_text(files: dict, name: str) -> str:
+    return next(p for p in files.values() if p.name == name).read_text()
+
+
 def rows(done: dict) -> dict[str, dict]:
     """evaluation.json's rows by label."""
     return {row["label"]: row for row in done["rows"]}
@@ -51,7 +55,10 @@ def test_bench_runs_every_cell_alike_and_records_failures(settings, tmp_path):
     assert done["version"] == 1 and [r["kind"] for r in done["rows"]][:1] == ["real"]
     assert list(rows(done)) == [REAL, *(s.label for s in sentinels(8000)), "ceiling: mel"]
     assert [r["kind"] for r in done["rows"]][1:] == [*(s.kind for s in sentinels(8000)), "ceiling"]
-    assert all(set(row["figures"]) == generation for row in done["rows"])
+    computed = {m for m in generation if not math.isnan(done["metrics"][m])}  # FAD and KAD need weights: n/a
+    assert done["unavailable"]["fad_vggish"].startswith("without the published weights: metric.fad_vggish.weights=PATH")
+    assert "fad_vggish: n/a without the published weights" in files_text(files, "results.md")  # once, under the table
+    assert all(set(row["figures"]) == computed for row in done["rows"])
     assert rows(done)["ceiling: mel"]["repr"] == "mel"
     assert len(list((cells[0].path.parent / "sentinels").glob("*.json"))) == 1  # one data set, one split
     for role in ("real", "roundtrip", "samples", "reconstructions", "sentinels"):

@@ -115,8 +115,9 @@ def evaluate(run: Run, data: PreparedData, metrics: list[Metric], sentinel_cache
 
     scores: dict[str, float] = {}
     ceiling: dict[str, float] = {}
-    notes = [f"{m.name}: n/a {why}" for m in metrics if (why := m.unavailable_reason())]
-    scores.update({m.name: math.nan for m in metrics if m.unavailable_reason()})
+    notes: list[str] = []
+    unavailable = {m.name: why for m in metrics if (why := m.unavailable_reason())}
+    scores.update(dict.fromkeys(unavailable, math.nan))
     info = {m.name: MetricInfo.of(m) for m in metrics}
     metrics = [m for m in metrics if not m.unavailable_reason()]
     roundtrip = _batched(lambda w: rep.decode(rep.encode(w.to(device)), length=w.shape[1]).cpu(), test)
@@ -147,7 +148,7 @@ def evaluate(run: Run, data: PreparedData, metrics: list[Metric], sentinel_cache
         epochs=run.progress.epoch, steps=run.progress.step,
         generation_x_realtime=audio_seconds / seconds, **peak_memory(),
         losses=final_losses(run.path), sample=asdict(settings.sample),
-        metrics=scores, ceiling=ceiling, rows=rows, notes=notes,
+        metrics=scores, ceiling=ceiling, rows=rows, notes=notes, unavailable=unavailable,
         metric_info=info,
         media={**run.dir.media(),
                "real": _write_clips(folder, "real", shown, rep.sample_rate, "real (held out)"),

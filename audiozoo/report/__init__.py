@@ -7,7 +7,7 @@ from pathlib import Path
 from audiozoo.plugins import host
 from audiozoo.report.cells import Cell, find_run_dirs, read_cell
 from audiozoo.report.page import write_page
-from audiozoo.report.tables import pivot_table, results_table
+from audiozoo.report.tables import pivot_table, results_table, table_notes
 from audiozoo.report.text import write_csv, write_markdown
 
 __all__ = ["build_report"]
@@ -28,8 +28,9 @@ def build_report(run_dirs: list[Path], out: Path, pivot: str | None = None) -> d
     written = {"csv": out / "results.csv", "md": out / "results.md", "html": out / "report.html"}
     summary = _summary(cells)
     write_csv(written["csv"], tables[0])
-    write_markdown(written["md"], tables, summary)
-    write_page(written["html"], cells, tables, summary)
+    notes = table_notes(cells)
+    write_markdown(written["md"], tables, summary, notes)
+    write_page(written["html"], cells, tables, summary, notes)
     return written
 
 

@@ -12,7 +12,7 @@ from pathlib import Path
 from audiozoo.atomic import atomic_file
 from audiozoo.report.cells import Cell, Media
 from audiozoo.report.embed import audio_uri, image_uri
-from audiozoo.report.tables import NOTES, Table, fmt, is_number
+from audiozoo.report.tables import Table, fmt, is_number
 from audiozoo.sentinels import REAL, sentinels
 
 STYLE = """
@@ -62,11 +62,11 @@ CELL_MEDIA = ("losses", "samples", "reconstructions")
 """Shown in each cell's section; real clips and round trips are shown once, above the cells."""
 
 
-def write_page(path: Path, cells: list[Cell], tables: list[Table], summary: str) -> None:
+def write_page(path: Path, cells: list[Cell], tables: list[Table], summary: str, notes: list[str]) -> None:
     body = [
         "<h1>audiozoo report</h1>", f'<p class="summary">{escape(summary)}</p>', _navigation(cells),
         *(f"<h2>{escape(t.title)}</h2>{html_table(t)}" for t in tables),
-        '<ul class="notes">' + "".join(f"<li>{escape(n)}</li>" for n in NOTES) + "</ul>",
+        '<ul class="notes">' + "".join(f"<li>{escape(n)}</li>" for n in notes) + "</ul>",
         *_real_sections(cells),
         *(_cell_section(i, cell) for i, cell in enumerate(cells)),
     ]

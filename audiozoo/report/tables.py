@@ -239,6 +239,15 @@ def fmt(value: Any) -> str:
     return f"{value:.{max(0, 2 - math.floor(math.log10(abs(value))))}f}"
 
 
+def table_notes(cells: list[Cell]) -> list[str]:
+    """How to read the tables, then one line for each metric some cell could not compute here."""
+    unavailable: dict[str, str] = {}
+    for cell in cells:
+        for name, why in cell.evaluation.unavailable.items():
+            unavailable.setdefault(name, why)
+    return [*NOTES, *(f"{name}: n/a {why}" for name, why in unavailable.items())]
+
+
 NOTES = (
     "Bold: the best value of its column among the working cells of the same data set "
     "(↑ higher is better, ↓ lower is better); final losses are not ranked, each model family minimises its own.",

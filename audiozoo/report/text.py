@@ -10,7 +10,7 @@ from __future__ import annotations
 import csv
 from pathlib import Path
 from audiozoo.atomic import atomic_file
-from audiozoo.report.tables import NOTES, Table, fmt, is_number
+from audiozoo.report.tables import Table, fmt, is_number
 
 
 def write_csv(path: Path, table: Table) -> None:
@@ -22,10 +22,10 @@ def write_csv(path: Path, table: Table) -> None:
             writer.writerow([*("" if v is None else v for v in row.values), best])
 
 
-def write_markdown(path: Path, tables: list[Table], summary: str) -> None:
+def write_markdown(path: Path, tables: list[Table], summary: str, notes: list[str]) -> None:
     parts = ["# audiozoo report", summary]
     parts += [f"## {table.title}\n\n{markdown_table(table)}" for table in tables]
-    parts += ["\n".join(f"- {note}" for note in NOTES)]
+    parts += ["\n".join(f"- {note}" for note in notes)]
     with atomic_file(path) as tmp:
         tmp.write_text("\n\n".join(parts) + "\n")
 

@@ -85,6 +85,7 @@ class Evaluation:
     rows: list[Row] = field(default_factory=list)
     metric_info: dict[str, MetricInfo] = field(default_factory=dict)
     notes: list[str] = field(default_factory=list)  # figures that could not be computed, said rather than averaged in
+    unavailable: dict[str, str] = field(default_factory=dict)  # metric → why it cannot run here (no weights): n/a
     media: dict[str, Any] = field(default_factory=dict)  # kind → {"png": Path, "wav": [Path | [Path, Path]]}
     version: int = VERSION
 
