@@ -23,7 +23,7 @@ from audiozoo.representation import Representation
 from audiozoo.resolve import resolve
 from audiozoo.runs.rundir import RunDir, sampling_weights
 from audiozoo.runs.trained import build_model
-from audiozoo.settings import RunSettings
+from audiozoo.settings import RunSettings, tables_as_overrides
 
 NOT_INHERITED = ("name", "init_stats")
 """Keys of the source run a fine-tuned run does not take: it is another run, and chooses its statistics anew."""
@@ -37,7 +37,8 @@ def init_settings(overrides: dict[str, Any]) -> RunSettings:
     source's weights do not fit are refused here, in one line, before a run directory is made.
     """
     source = _source(Path(str(overrides["init"])).expanduser())
-    inherited = {k: v for k, v in source.read_settings().overrides().items() if k not in NOT_INHERITED}
+    # As config.toml spells them (its "none" for None), like a config= file naming the same settings.
+    inherited = {k: v for k, v in tables_as_overrides(source.read_tables()).items() if k not in NOT_INHERITED}
     if overrides.get("data", inherited["data"]) != inherited["data"]:
         shared = setting_names(DataConfig)
         inherited = {k: v for k, v in inherited.items() if not k.startswith("data.") or k[5:] in shared}
