@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import asdict
+
 import pytest
 import torch
 
@@ -74,7 +76,7 @@ def test_each_loss_takes_its_own_recipe_unless_set():
 
 
 def test_seed_preset_is_the_reports_bce_gan():
-    model = get_model("gan", SHAPE, **{**resolve({"model": "gan", "preset": "seed"})["model"], **DEBUG})
+    model = get_model("gan", SHAPE, **{**asdict(resolve({"model": "gan", "preset": "seed"}).model), **DEBUG})
     assert model.config.loss == "bce" and model.critic_steps == 1
     assert "discriminator_updates" not in model.state_dict()  # the report's checkpoints still load
     optimizer = model.configure_optimizers()["generator"]

@@ -92,8 +92,8 @@ def test_a_bench_trains_priors_on_its_autoencoders_latents_after_them(tiny, tmp_
         lines.index(next(l for l in lines if "vae_convpool × waveform" in l))
     evaluation = json.loads((cells[2].path / "evaluation.json").read_text())
     assert evaluation["repr"] == "latent:vae_convpool-waveform"  # its own column, its own ceiling row
-    assert {"kind": "ceiling", "label": "ceiling: latent:vae_convpool-waveform", "repr": "latent:vae_convpool-waveform"
-            } <= next(row for row in evaluation["rows"] if row["kind"] == "ceiling").items()
+    ceiling = next(row for row in evaluation["rows"] if row["kind"] == "ceiling")
+    assert (ceiling["label"], ceiling["repr"]) == ("ceiling: latent:vae_convpool-waveform", "latent:vae_convpool-waveform")
     table = next(p for p in files.values() if p.name == "results.md").read_text()
     assert "| latent:vae_convpool-waveform |" in table
 
