@@ -77,7 +77,7 @@ def test_sampling_options_reach_the_model_from_every_door(vae, tmp_path):
 def test_a_run_records_its_sampling_options(tiny):
     settings = {**tiny, "model": "vae_convpool", "repr": "waveform", "preset": "debug", "epochs": 1, "samples": 1}
     result = run(progress=False, **settings, **{"sample.temperature": 0.5})
-    assert result.settings["sample"] == {"temperature": 0.5}
+    assert vars(result.settings.sample) == {"temperature": 0.5}
     assert "[sample]\ntemperature = 0.5" in (result.path / "config.toml").read_text()
     assert load_run(result.path).sample_options().temperature == 0.5
     with pytest.raises(AudiozooError, match="model 'tiny' takes no sampling options"):
