@@ -7,7 +7,7 @@ import hashlib
 import json
 from abc import ABC, abstractmethod
 from dataclasses import dataclass
-from typing import ClassVar, Literal
+from typing import Any, ClassVar, Literal
 
 import torch
 
@@ -105,19 +105,23 @@ class FeatureSetMetric(GenerationMetric):
     """A generation metric that describes each clip by a feature vector and compares the two sets of vectors.
 
     Subclasses say how a clip is described (:meth:`features`) and how two sets of descriptions
-    compare (:meth:`between`); the checks and device handling are here once.
+    compare (:meth:`between`); the checks and device handling are here once. A caller that scores
+    one reference set against many (the bench) passes its features once, as ``reference_features``
+    (:class:`audiozoo.feature_store.FeatureStore` keeps them on disk).
     """
 
     @abstractmethod
-    def features(self, clips: torch.Tensor) -> torch.Tensor:
-        """``[N, T]`` waveforms → ``[N, D]`` feature vectors."""
+    def features(self, clips: torch.Tensor) -> Any:
+        """``[N, T]`` waveforms → per-clip features: ``[N, D]`` vectors, or one tensor per clip (frames × D)."""
 
     @abstractmethod
-    def between(self, ref: torch.Tensor, est: torch.Tensor) -> torch.Tensor:
-        """The figure from the reference's and the estimate's vectors ``[N, D]`` and ``[M, D]``."""
+    def between(self, ref: Any, est: Any) -> torch.Tensor:
+        """The figure from the reference's and the estimate's features."""
 
     def __call__(
-        self, reference: torch.Tensor, estimate: torch.Tensor, train: torch.Tensor | None = None
+        self, reference: torch.Tensor, estimate: torch.Tensor, train: torch.Tensor | None = None,
+        reference_features: Any = None,
     ) -> torch.Tensor:
         check_sets(reference, estimate)
-        return self.between(*(self.features(clips.to(reference.device)) for clips in (reference, estimate))).float()
+        ref = self.features(reference) if reference_features is None else reference_features
+        return self.between(ref, self.features(estimate.to(reference.device))).float()

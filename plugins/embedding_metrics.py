@@ -19,16 +19,16 @@ import pickle
 from abc import abstractmethod
 from dataclasses import dataclass
 from pathlib import Path
-from typing import ClassVar, Literal
+from typing import Any, ClassVar, Literal
 
 import numpy as np
 import soxr
 import torch
 from torch import nn
 
-from audiozoo import AudiozooError, GenerationMetric, hookimpl
+from audiozoo import AudiozooError, hookimpl
 from audiozoo.distances import check_sets, frechet_frames, kad
-from audiozoo.metric import MetricConfig
+from audiozoo.metric import FeatureSetMetric, MetricConfig
 from audiozoo.spectra import per_clips
 from audiozoo_plugins.panns import Cnn14
 from audiozoo_plugins.vggish import VGGish
@@ -129,7 +129,7 @@ def embedder(network_cls: type[nn.Module], weights: str, device: torch.device) -
     return _embedder(network_cls, path, stamp, str(device))
 
 
-class EmbeddingMetric(GenerationMetric):
+class EmbeddingMetric(FeatureSetMetric):
     """A set distance between two sets' frame embeddings from a pretrained network.
 
     ``features(clips)`` (per clip, ``[frames, D]``) and ``between(ref, est)`` are separate so that a
@@ -157,12 +157,12 @@ class EmbeddingMetric(GenerationMetric):
     def between(self, ref: list[torch.Tensor], est: list[torch.Tensor]) -> torch.Tensor:
         """The figure from the reference's and the estimate's per-clip frames (float64, 0-d)."""
 
-    def __call__(self, reference: torch.Tensor, estimate: torch.Tensor, train: torch.Tensor | None = None
-                 ) -> torch.Tensor:
-        check_sets(reference, estimate)
+    def __call__(self, reference: torch.Tensor, estimate: torch.Tensor, train: torch.Tensor | None = None,
+                 reference_features: Any = None) -> torch.Tensor:
         if self.unavailable_reason() is not None:
+            check_sets(reference, estimate)
             return torch.tensor(math.nan, device=reference.device)
-        return self.between(self.features(reference), self.features(estimate.to(reference.device))).float()
+        return super().__call__(reference, estimate, train, reference_features)
 
 
 class _Fad(EmbeddingMetric):

@@ -40,7 +40,7 @@ def rows(done: dict) -> dict[str, dict]:
     return {row["label"]: row for row in done["rows"]}
 
 
-def test_bench_runs_every_cell_alike_and_records_failures(settings, tmp_path):
+def test_bench_runs_every_cell_alike_and_records_failures(settings, tmp_path, private_cache):
     lines: list[str] = []
     cells, files = bench(models="tiny", reprs="waveform,mel", echo=lines.append,
                          **settings, **{"model.fail_channels": 1})  # the waveform cell (1 channel) fails
@@ -60,7 +60,9 @@ def test_bench_runs_every_cell_alike_and_records_failures(settings, tmp_path):
     assert "fad_vggish: n/a without the published weights" in files_text(files, "results.md")  # once, under the table
     assert all(set(row["figures"]) == computed for row in done["rows"])
     assert rows(done)["ceiling: mel"]["repr"] == "mel"
-    assert len(list((cells[0].path.parent / "sentinels").glob("*.json"))) == 1  # one data set, one split
+    assert len(list((cells[0].path.parent / "sentinels").iterdir())) == 1  # one data set, one split
+    calibrations = list((private_cache / "calibration").glob("*.json"))  # beside the prepared data
+    assert len(calibrations) == 1 and list((private_cache / "features").glob("structure_distance*/*.pt"))
     for role in ("real", "roundtrip", "samples", "reconstructions", "sentinels"):
         assert (cells[0].path / done["media"][role]["png"]).is_file()
     assert done["media"]["sentinels"]["png"].startswith("../sentinels/")  # one picture for every cell

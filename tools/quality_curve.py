@@ -37,7 +37,7 @@ from typing import Any
 os.environ.setdefault("OPENBLAS_THREAD_TIMEOUT", "1")  # librosa's BLAS threads would steal the next torch call's cores
 
 from audiozoo.atomic import atomic_file  # noqa: E402
-from audiozoo.bench.cell import sentinel_cache  # noqa: E402
+from audiozoo.bench.cell import sentinel_media  # noqa: E402
 from audiozoo.bench.evaluate import evaluate, split_by_file  # noqa: E402
 from audiozoo.factory import metrics_at  # noqa: E402
 from audiozoo.overrides import parse_overrides  # noqa: E402
@@ -78,7 +78,7 @@ def curve(overrides: dict[str, Any]) -> Path:
             trained = run(runs_dir=str(folder), name=name, **{**overrides, "max_seconds": minute * 60})
         data = prepare_data(trained.settings)
         print(f"{name}: evaluating at {minute:g} min ({trained.progress.step} steps)", flush=True)
-        figures = evaluate(trained, data, metrics_at(trained.representation.sample_rate), sentinel_cache(folder, data))
+        figures = evaluate(trained, data, metrics_at(trained.representation.sample_rate), sentinel_media(folder, data))
         png = cell.path / f"minute-{minute:g}.png"
         shutil.copyfile(figures.media["samples"]["png"], png)
         points.append({"minutes": minute, "steps": trained.progress.step, "seconds": trained.progress.seconds,

@@ -2,9 +2,10 @@
 
 They are scored with the same generation metrics, on the same held-out clips and with the same
 counts as a model cell's samples, so a cell's figure is read between them. Everything but the
-ceiling depends only on the data set and its split, so it is computed once per bench folder and
-data set and cached there (``sentinels/DATA_KEY.json``): a bench of 100 cells scores the
-sentinels once, and each new representation adds one ceiling row. A figure is cached under its
+ceiling depends only on the data set and its split, so it is computed once per data set and split
+and cached beside the prepared data (``CACHE/calibration/DATA_KEY-SPLIT.json``, with the reference
+clips' features in ``CACHE/features/``): a bench of 100 cells, and every later bench on the same
+data, scores the sentinels once, and each new representation adds one ceiling row. A figure is cached under its
 metric's :attr:`~audiozoo.metric.Metric.cache_key` (name, version and settings), so a metric
 whose settings or code changed is scored afresh, never read from an old figure.
 """
@@ -18,11 +19,25 @@ from pathlib import Path
 import torch
 
 from audiozoo.atomic import atomic_file
+from audiozoo.data.cache import cache_root
+from audiozoo.data.prepare import PreparedData
+from audiozoo.feature_store import FeatureStore
 from audiozoo.metric import Metric
 from audiozoo.runs.evaluation import Row
 from audiozoo.sentinels import REAL, ceiling_label, make_sentinel, sentinels
 
 CACHE_VERSION = 1
+
+
+def split_name(data: PreparedData) -> str:
+    """The data set and split a calibration belongs to: ``DATA_KEY-test0.2-seed0``."""
+    return f"{data.path.name}-test{data.config.test_fraction:g}-seed{data.config.split_seed}"
+
+
+def shared_caches(data: PreparedData) -> tuple[Path, FeatureStore]:
+    """Where the calibration figures of ``data`` and its reference features are kept, beside the prepared data."""
+    root = cache_root(data.config.cache_dir)
+    return root / "calibration" / f"{split_name(data)}.json", FeatureStore(root / "features")
 
 
 def _read(path: Path) -> dict[tuple[str, str], dict[str, float]]:
@@ -38,13 +53,16 @@ def _read(path: Path) -> dict[tuple[str, str], dict[str, float]]:
 
 
 def calibration_rows(cache: Path, metrics: list[Metric], representation: str, reference: torch.Tensor,
-                     stand_in: torch.Tensor, train: torch.Tensor, roundtrip: torch.Tensor) -> list[Row]:
+                     stand_in: torch.Tensor, train: torch.Tensor, roundtrip: torch.Tensor,
+                     store: FeatureStore | None = None) -> list[Row]:
     """The real row, every sentinel's and ``representation``'s ceiling, each with every generation metric.
 
     ``stand_in`` (held-out clips, as many as a cell's samples) is what the sentinels are made
     from; ``roundtrip`` is ``stand_in`` through the representation and back. Figures missing from
-    ``cache`` are computed and the cache rewritten atomically.
+    ``cache`` are computed (the reference's features from ``store``, where given) and the cache
+    rewritten atomically.
     """
+    store = store or FeatureStore(cache.parent / "features")
     generation = [m for m in metrics if m.task == "generation"]
     if not generation:
         return []
@@ -59,7 +77,7 @@ def calibration_rows(cache: Path, metrics: list[Metric], representation: str, re
         todo = [m for m in generation if m.cache_key not in figures]
         if todo:
             estimate = make()
-            figures.update({m.cache_key: float(m(reference, estimate, train=train)) for m in todo})
+            figures.update({m.cache_key: store.score(m, reference, estimate, train) for m in todo})
             changed = True
     if changed:
         rows = [{"kind": kind, "label": label, "figures": figures} for (kind, label), figures in cached.items()]

@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from audiozoo.allocator import tune_allocator
+from audiozoo.bench.calibration import split_name
 from audiozoo.bench.evaluate import evaluate
 from audiozoo.data.prepare import PreparedData
 from audiozoo.factory import metrics_at, split_metric_settings
@@ -33,10 +34,9 @@ def write_evaluation(cell_dir: Path, evaluation: Evaluation) -> None:
     evaluation.write(RunDir(cell_dir).evaluation)
 
 
-def sentinel_cache(bench_dir: Path, data: PreparedData) -> Path:
-    """Where a bench keeps the rows every cell on ``data`` shares: one file per data set and split."""
-    split = f"test{data.config.test_fraction:g}-seed{data.config.split_seed}"
-    return bench_dir / "sentinels" / f"{data.path.name}-{split}.json"
+def sentinel_media(bench_dir: Path, data: PreparedData) -> Path:
+    """Where a bench keeps the sentinels' pictures and clips every cell on ``data`` shows: one folder per data set and split."""
+    return bench_dir / "sentinels" / split_name(data)
 
 
 def failed(overrides: dict[str, Any], error: str) -> Evaluation:
@@ -58,7 +58,7 @@ def run_cell(cell_dir: Path, overrides: dict[str, Any]) -> int:
         data = prepare_data(settings)  # cached
         print(f"evaluating {cell_dir.name}: samples, metrics on decoded audio, sentinel rows", flush=True)
         evaluation = evaluate(result, data, metrics_at(result.representation.sample_rate, settings=metric_keys),
-                              sentinel_cache(cell_dir.parent, data))
+                              sentinel_media(cell_dir.parent, data))
     except TrainingInterrupted:
         return INTERRUPTED
     except Exception as err:  # noqa: BLE001 - any failure of one cell is that cell's result

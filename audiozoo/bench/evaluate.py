@@ -20,7 +20,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from audiozoo.bench.calibration import calibration_rows
+from audiozoo.bench.calibration import calibration_rows, shared_caches
 from audiozoo.data.audio import write_audio
 from audiozoo.data.prepare import PreparedData
 from audiozoo.metric import Metric
@@ -89,11 +89,12 @@ def _write_clips(folder: Path, stem: str, waves: np.ndarray, sample_rate: int, l
 
 
 @torch.inference_mode()
-def evaluate(run: Run, data: PreparedData, metrics: list[Metric], sentinel_cache: Path) -> Evaluation:
+def evaluate(run: Run, data: PreparedData, metrics: list[Metric], sentinel_media: Path) -> Evaluation:
     """Every figure of one trained cell (its ``evaluation.json``); clips it plays are written beside.
 
-    The real-music and sentinel rows come from ``sentinel_cache`` (computed there by the first cell
-    of a bench that needs them: see :mod:`audiozoo.bench.calibration`)."""
+    The real-music and sentinel rows come from the data's calibration cache (computed there by the
+    first cell that needs them: see :mod:`audiozoo.bench.calibration`); the sentinels' clips and
+    picture go to ``sentinel_media``, once for every cell of a bench."""
     model, rep = run.model, run.representation
     device = next(model.parameters()).device
     train_idx, test_idx = data.split_indices()
@@ -116,6 +117,7 @@ def evaluate(run: Run, data: PreparedData, metrics: list[Metric], sentinel_cache
     scores: dict[str, float] = {}
     ceiling: dict[str, float] = {}
     notes: list[str] = []
+    cache, store = shared_caches(data)
     unavailable = {m.name: why for m in metrics if (why := m.unavailable_reason())}
     scores.update(dict.fromkeys(unavailable, math.nan))
     info = {m.name: MetricInfo.of(m) for m in metrics}
@@ -124,7 +126,7 @@ def evaluate(run: Run, data: PreparedData, metrics: list[Metric], sentinel_cache
     rebuilt = _batched(run.reconstruct, test) if model.can_reconstruct else None
     for metric in metrics:
         if metric.task == "generation":
-            scores[metric.name] = float(metric(reference, samples, train=train))
+            scores[metric.name] = store.score(metric, reference, samples, train)
             if not math.isfinite(scores[metric.name]):
                 notes.append(f"{metric.name}: not computable on these samples")
         elif rebuilt is not None:
@@ -133,8 +135,7 @@ def evaluate(run: Run, data: PreparedData, metrics: list[Metric], sentinel_cache
             ceiling[metric.name] = _mean_of_measured(f"{metric.name} ceiling", _batched(metric, test, roundtrip), notes)
     settings = run.settings
     label = settings.repr_label
-    rows = calibration_rows(sentinel_cache, metrics, label, reference, stand_in, train,
-                            roundtrip[len(reference):])
+    rows = calibration_rows(cache, metrics, label, reference, stand_in, train, roundtrip[len(reference):], store)
 
     examples = run.progress.epoch * len(train_idx) + min(run.progress.batch * settings.run.batch_size, len(train_idx))
     folder = run.dir.evaluation_media
@@ -152,7 +153,7 @@ def evaluate(run: Run, data: PreparedData, metrics: list[Metric], sentinel_cache
         metric_info=info,
         media={**run.dir.media(),
                "real": _write_clips(folder, "real", shown, rep.sample_rate, "real (held out)"),
-               "sentinels": _write_sentinels(sentinel_cache.with_suffix(""), stand_in[:1], train, rep.sample_rate),
+               "sentinels": _write_sentinels(sentinel_media, stand_in[:1], train, rep.sample_rate),
                "roundtrip": _write_clips(folder, "roundtrip", roundtrip[: len(shown)].numpy(), rep.sample_rate,
                                          f"{label} round trip")})
 
