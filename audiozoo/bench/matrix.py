@@ -61,8 +61,11 @@ def plan(models: Any, reprs: Any, overrides: dict[str, Any], folder: Path) -> li
         raise AudiozooError(f"no cell matches models={models or '*'} reprs={reprs or '*'}; "
                             f"models: {', '.join(api.list_models())}; "
                             f"reprs: {', '.join(api.list_representations())}")
-    for model, repr_, settings in chosen:  # a latent representation's run is read here, before any cell
-        resolve({**overrides, "model": model, "repr": repr_, **settings})
+    resolved = [resolve({**overrides, "model": model, "repr": repr_, **settings})  # a latent representation's
+                for model, repr_, settings in chosen]                                # run is read here, before any cell
+    for data in {json.dumps([s["run"]["data"], s["data"]], sort_keys=True) for s in resolved}:
+        name, settings = json.loads(data)
+        api.prepare(name, progress=False, **settings)  # cached for the cells; no usable audio fails here, in one line
     return [Cell(m, r, folder / "-".join([m, r, *(Path(str(v)).name for v in s.values())]), tuple(s.items()))
             for m, r, s in chosen]
 
