@@ -12,6 +12,7 @@ import os
 import shutil
 import sys
 import time
+from collections.abc import Iterable
 from contextlib import nullcontext
 from pathlib import Path
 from typing import Any
@@ -147,14 +148,13 @@ def _train_in(run_dir: RunDir, settings: dict[str, dict[str, Any]], resuming: bo
         say(f"keeping the {names['repr']} statistics of {train_config.init}")
     else:
         say(f"fitting {names['repr']} statistics on {len(train_idx)} training clips")
-        rep.fit(torch.as_tensor(np.asarray(data.segments[train_idx[i : i + ENCODE_BATCH]]))
-                for i in range(0, len(train_idx), ENCODE_BATCH))
+        rep.fit(torch.from_numpy(block) for block in data.select(train_idx).blocks(ENCODE_BATCH))
     if lead and resuming:
         run_dir.truncate_metrics(progress.step)
     crop = clip_samples(settings) if train_config.crop_seconds else 0
     say(f"encoding {len(train_idx)} training clips" + (" per step, in random crops" if crop else ""))
-    training = TrainingSet(rep, data.segments[train_idx], device, crop, train_config.seed)
-    held_out = held_out_batches(rep, data.segments[test_idx], device, train_config.batch_size, crop)
+    training = TrainingSet(rep, data.select(train_idx), device, crop, train_config.seed, train_config.batch_size)
+    held_out = held_out_batches(rep, data.select(test_idx), device, train_config.batch_size, crop)
     saved = progress.step if checkpointed else None
 
     def save(at: Progress) -> None:
@@ -208,24 +208,24 @@ def _kept(run_dir: RunDir, step: int | None) -> str:
 
 
 @torch.no_grad()
-def validation_losses(updater: Updater, held_out: list[Batch], seed: int) -> dict[str, float]:
+def validation_losses(updater: Updater, held_out: Iterable[Batch], seed: int) -> dict[str, float]:
     """The model's ``evaluation_losses`` over the held-out batches (EMA weights when kept), averaged per clip.
 
     Its noise is drawn from ``seed`` on a side generator, so validating never changes the training curve.
     """
-    model, totals = updater.model, {}
+    model, totals, clips = updater.model, {}, 0
     device = next(model.parameters()).device
     cuda = [device.index or 0] if device.type == "cuda" else []
     with torch.random.fork_rng(devices=cuda), updater.averaged(), updater.autocast():
         torch.manual_seed(seed)
         model.eval()
         try:
-            for batch in held_out:
+            for batch in held_out:  # one pass: a large split's batches are read and encoded as they come
+                clips += len(batch)
                 for key, value in model.evaluation_losses(batch).items():
                     totals[key] = totals.get(key, 0.0) + float(value) * len(batch)
         finally:
             model.train()
-    clips = sum(len(b) for b in held_out)
     return distributed.mean_across_ranks({k: v / clips for k, v in totals.items()})
 
 
@@ -233,7 +233,7 @@ def write_outputs(run: Run, data: PreparedData, test_idx: np.ndarray, board: Ten
     """Loss curves, samples and (autoencoders) reconstructions of test clips, in the run directory;
     both on ``board`` too (only here, at the end: sampling at every checkpoint costs seconds on a CPU)."""
     config, run_dir = train_config_of(run.settings), run.dir
-    test = np.asarray(data.segments[test_idx])
+    test = data.select(test_idx[: max(1, config.reconstructions)]).read()
     if run.metrics:
         save_loss_curves(run_dir.losses, run.metrics)
     real = test[0] if len(test) else None
