@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import logging
 from pathlib import Path
 
@@ -9,9 +10,12 @@ import numpy as np
 import pytest
 import soundfile as sf
 
+import audiozoo.data.audio as audio_module
 import audiozoo.data.prepare as prepare_module
 from audiozoo import api
 from audiozoo.data.audio import load_clip
+from audiozoo.data.prepare import QUIET_SEGMENT_PEAK
+from audiozoo.data.store import RowWriter
 from audiozoo.errors import AudiozooError
 from conftest import write_music
 
@@ -82,11 +86,12 @@ def test_folder_skips_bad_files_with_reasons_and_mixes_and_resamples(tmp_path):
     assert data.files == ["good/deep/vorbis.ogg", "good/mono.flac", "good/stereo.wav", "short.wav"]
     assert sorted(data.skipped) == ["empty.wav", "notes.mp3", "truncated.wav"]
     assert all(reason for reason in data.skipped.values())
-    assert data.segments.shape == (8, 3150)
-    # short.wav (1 s) is zero-padded to the 2 s clip by default: its second half is silent.
-    assert np.abs(data.segments[6]).max() > 0.1 and np.abs(data.segments[7]).max() == 0
+    # short.wav (1 s) is zero-padded to the 2 s clip by default: its second half, all zeros, is left out.
+    assert data.segments.shape == (7, 3150)
+    assert np.abs(data.segments).max(axis=1).min() > 0.1
     summary = data.summary()
     assert "skipped:      3" in summary and "truncated.wav:" in summary
+    assert "silent segments left out: 1 of 1 files" in summary and "  short.wav: 1 segment at 1 s" in summary
 
 
 def test_short_files_can_be_skipped_instead(tmp_path):
@@ -119,7 +124,7 @@ def test_second_run_reads_the_cache_without_decoding(tmp_path, monkeypatch):
     def no_decoding(*args, **kwargs):
         raise AssertionError("decoded audio on a cached run")
 
-    monkeypatch.setattr(prepare_module, "load_clip", no_decoding)
+    monkeypatch.setattr(prepare_module, "AudioStream", no_decoding)
     monkeypatch.setattr(sf, "read", no_decoding)
     second = api.prepare("gtzan", root=str(root), progress=False, **FAST)
     assert second.from_cache and second.path == first.path
@@ -143,7 +148,7 @@ def test_a_failed_write_leaves_no_cache_entry(tmp_path, monkeypatch, private_cac
     def disk_full(*args, **kwargs):
         raise OSError(28, "No space left on device")
 
-    monkeypatch.setattr(np, "save", disk_full)
+    monkeypatch.setattr(RowWriter, "append", disk_full)
     with pytest.raises(OSError):
         api.prepare("gtzan", root=str(root), progress=False, **FAST)
     assert list(private_cache.iterdir()) == []  # neither an entry nor a temporary folder
@@ -226,3 +231,172 @@ def test_a_mostly_silent_dataset_is_an_error(tmp_path):
     write_music(root / "b.wav", 0.4, SR_IN, seed=1)
     with pytest.raises(AudiozooError, match="mostly silence: 6 of 8 segments"):
         api.prepare("folder", root=str(root), segments=4, progress=False, **FAST)
+
+
+# -- whole files, silence, padding, sample rates ------------------------------------------------------------
+
+
+def test_windows_all_cuts_every_file_with_hops_and_a_last_partial_segment(tmp_path):
+    root = tmp_path / "music"
+    write_music(root / "long.wav", 4.5, SR_IN)  # 4.5 s: four whole 1 s segments and a half one
+    write_music(root / "tiny.wav", 0.5, SR_IN, seed=1)  # shorter than a segment
+    every = {"clip_seconds": 2.0, "segments": 2, "windows": "all", "sample_rate": 3150}
+    data = api.prepare("folder", root=str(root), progress=False, **every)
+    assert list(np.bincount(data.segment_file)) == [5, 1]  # long.wav: 4 + the padded half; tiny.wav: padded
+    whole = load_clip(root / "long.wav", 3150)
+    np.testing.assert_array_equal(data.segments[:4].reshape(-1), whole[: 4 * 3150])
+    np.testing.assert_array_equal(data.segments[4, :1575], whole[4 * 3150 :])
+    assert not data.segments[4, 1575:].any() and data.use[0].padding == 0.5 and data.use[0].used == 4.5
+    assert "tiny.wav: shorter than a segment (0.5 s < 1 s); kept (data.short=pad)" in data.summary()
+    # Overlapping: a segment every 0.5 s; the last whole one ends at 4.5 s, so no partial one is needed.
+    hops = api.prepare("folder", root=str(root), hop_seconds=0.5, progress=False, **every)
+    assert np.bincount(hops.segment_file)[0] == 8 and hops.use[0].used == 4.5
+    np.testing.assert_array_equal(hops.segments[1], whole[1575 : 1575 + 3150])
+    # short=skip drops the last partial segment and the file shorter than one.
+    dropped = api.prepare("folder", root=str(root), short="skip", progress=False, **every)
+    assert dropped.files == ["long.wav"] and len(dropped.segments) == 4 and "tiny.wav" in dropped.skipped
+    assert "used:         4.0 of 4.5 s of the files' audio; 0.5 s left out" in dropped.summary()
+
+
+def test_hop_seconds_is_for_windows_all():
+    with pytest.raises(AudiozooError, match="hop_seconds .* is for windows=all"):
+        api.get_dataset("folder", root=".", hop_seconds=0.5)
+
+
+def test_first_mode_says_how_much_of_each_file_was_left_out(tmp_path):
+    root = tmp_path / "music"
+    write_music(root / "long.wav", 12.0, 3150)
+    write_music(root / "fits.wav", 2.0, 3150, seed=1)
+    summary = api.prepare("folder", root=str(root), progress=False, **FAST).summary()
+    assert "used:         4.0 of 14.0 s of the files' audio; 10.0 s left out past data.clip_seconds" in summary
+    assert "  long.wav: 10.0 of 12.0 s left out" in summary and "fits.wav:" not in summary
+
+
+def test_padding_never_leaves_a_silent_segment_and_the_summary_counts_real_audio(tmp_path, caplog):
+    """Many files much shorter than the clip: each one's second half is all zeros."""
+    root = tmp_path / "music"
+    for i in range(12):
+        write_music(root / f"{i:02d}.wav", 0.5, SR_IN, seed=i)
+    with caplog.at_level(logging.WARNING):
+        data = api.prepare("folder", root=str(root), progress=False, **FAST)
+    assert len(data.segments) == 12 and np.abs(data.segments).max(axis=1).min() > QUIET_SEGMENT_PEAK
+    summary = data.summary()
+    assert "audio:        6.0 s (and 6.0 s of zero padding)" in summary  # not 24 s
+    assert "silent segments left out: 12 of 12 files" in summary and "  00.wav: 1 segment at 1 s" in summary
+    assert f"  … and 2 more ({data.path / 'meta.json'} lists them all)" in summary
+    assert "left out 12 silent segments" in caplog.text
+    assert sorted(json.loads((data.path / "meta.json").read_text())["dropped"]) == sorted(data.files)
+    kept = api.prepare("folder", root=str(root), silent="keep", progress=False, **FAST)
+    assert len(kept.segments) == 24 and not kept.dropped
+
+
+def test_a_file_of_only_quiet_segments_is_skipped(tmp_path):
+    root = tmp_path / "music"
+    write_music(root / "music.wav", 2.5, SR_IN)
+    quiet = 5e-4 * sf.read(root / "music.wav", dtype="float32")[0] / 0.5  # peak -66 dBFS: quiet, not digital silence
+    float_wav(root / "quiet.wav", quiet)
+    data = api.prepare("folder", root=str(root), progress=False, **FAST)
+    assert data.files == ["music.wav"] and data.skipped == {"quiet.wav": "every segment peaks at or below -60 dBFS"}
+
+
+@pytest.mark.parametrize("rate", [16000, 22050, 44100, 48000])
+def test_every_common_sample_rate_prepares_whole_files(tmp_path, rate):
+    root = tmp_path / "music"
+    write_music(root / "a.flac", 2.25, rate)
+    data = api.prepare("folder", root=str(root), sample_rate=rate, clip_seconds=1.0, segments=2, windows="all",
+                       progress=False)
+    assert data.segments.shape == (5, rate // 2)  # four half-second segments and a quarter one, padded
+    np.testing.assert_array_equal(data.segments[:4].reshape(-1), sf.read(root / "a.flac", dtype="float32")[0][: 2 * rate])
+    assert data.use[0].rate == rate and "upsampled" not in data.summary()
+
+
+def test_a_rate_above_the_files_own_is_warned_of(tmp_path, caplog):
+    root = tmp_path / "music"
+    write_music(root / "a.wav", 1.5, 22050)
+    write_music(root / "b.wav", 1.5, 44100, seed=1)
+    with caplog.at_level(logging.WARNING):
+        data = api.prepare("folder", root=str(root), sample_rate=44100, clip_seconds=1.0, progress=False)
+    assert "upsampled:    1 file below data.sample_rate=44100 Hz (from 22050 Hz up): nothing in them above 11025 Hz" \
+        in data.summary()
+    assert "bands there model silence; data.sample_rate=22050" in caplog.text
+
+
+# -- streaming into the cache -------------------------------------------------------------------------------
+
+
+def test_decoding_in_small_blocks_gives_the_same_cache(tmp_path, monkeypatch):
+    root = bad_folder(tmp_path / "music")
+    whole = api.prepare("folder", root=str(root), cache_dir=str(tmp_path / "a"), progress=False, **FAST)
+    monkeypatch.setattr(audio_module, "DECODE_BLOCK_SECONDS", 0.013)  # a block is a few hundred frames
+    blocks = api.prepare("folder", root=str(root), cache_dir=str(tmp_path / "b"), progress=False, **FAST)
+    np.testing.assert_array_equal(blocks.segments, whole.segments)
+    assert blocks.skipped == whole.skipped
+
+
+def test_prepare_writes_each_file_as_it_comes_and_keeps_few_in_memory(tmp_path, monkeypatch):
+    """Structural flat memory: segments go to the cache file by plain appends of one file's rows at most,
+    and at most ``ahead`` decoded files wait to be written, however many there are."""
+    root = tmp_path / "music"
+    for i in range(10):
+        write_music(root / f"{i}.wav", 2.5, SR_IN, seed=i)
+    appended, waiting, taken = [], [], []
+    real_append = RowWriter.append
+
+    def append(self, rows):
+        appended.append(len(rows))
+        real_append(self, rows)
+
+    real_in_order = prepare_module.in_order
+
+    def counting(pool, fn, items, ahead):
+        done = []
+
+        def wrapped(item):
+            result = fn(item)
+            done.append(item)
+            return result
+
+        for result in real_in_order(pool, wrapped, items, ahead):
+            taken.append(result)
+            waiting.append(len(done) - len(taken))
+            yield result
+
+    monkeypatch.setattr(RowWriter, "append", append)
+    monkeypatch.setattr(prepare_module, "in_order", counting)
+    data = api.prepare("folder", root=str(root), workers=2, progress=False, **FAST)
+    assert appended == [2] * 10 and len(data.segments) == 20  # one file's two halves per write
+    assert max(waiting) <= 4  # 2 × workers decoded ahead at most
+
+
+def test_in_order_submits_at_most_ahead():
+    from concurrent.futures import ThreadPoolExecutor
+
+    class Counting(ThreadPoolExecutor):
+        submitted = 0
+
+        def submit(self, *args, **kwargs):
+            Counting.submitted += 1
+            return super().submit(*args, **kwargs)
+
+    with Counting(2) as pool:
+        for taken, value in enumerate(prepare_module.in_order(pool, lambda x: x * x, range(100), 3), 1):
+            assert value == (taken - 1) ** 2 and Counting.submitted - taken <= 3
+    assert Counting.submitted == 100
+
+
+def test_no_usable_audio_stops_run_and_bench_in_one_line_before_any_cell(tmp_path):
+    from click.testing import CliRunner
+
+    from audiozoo.cli import cli
+
+    root = tmp_path / "silence"
+    float_wav(root / "a.wav", np.zeros(SR_IN))
+    data = [f"data.root={root}", "data=folder", f"runs_dir={tmp_path / 'runs'}"]
+    for command, times in ((["run", "model=vae_1dconv"], 1), (["bench", "models=vae_1dconv", "reprs=mel", "name=b"], 2)):
+        for _ in range(times):  # a bench again: nothing was left half-done to retry
+            result = CliRunner().invoke(cli, [*command, "preset=debug", *data])
+            assert result.exit_code == 2, result.output
+            assert result.output.strip().splitlines()[-1] == \
+                "Error: no usable audio in dataset 'folder': all 1 files were skipped (a.wav: digital silence)"
+            assert "Traceback" not in result.output and "[1/1]" not in result.output  # no cell started, none retried
+    assert not (tmp_path / "runs" / "b").exists()

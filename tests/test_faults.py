@@ -206,7 +206,7 @@ def test_an_unwritable_cache_fails_in_one_line_before_decoding(songs, tmp_path, 
     def no_decoding(*args, **kwargs):
         raise AssertionError("decoded audio although the cache cannot be written")
 
-    monkeypatch.setattr(prepare_module, "load_clip", no_decoding)
+    monkeypatch.setattr(prepare_module, "AudioStream", no_decoding)
     out = CliRunner().invoke(cli, ["prepare", *(f"{k}={v}" for k, v in songs.items()),
                                    f"data.cache_dir={blocker / 'cache'}"])
     assert out.exit_code == 2 and f"cannot write the data cache {blocker / 'cache'}" in out.output

@@ -13,9 +13,10 @@ autoencoder cell of the same bench (``repr=latent repr.run=CELL``), after the au
 
 from __future__ import annotations
 
+import json
 import tomllib
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
@@ -29,6 +30,7 @@ from audiozoo.resolve import resolve
 from audiozoo.runs.evaluation import Evaluation
 from audiozoo.runs.rundir import RunDir
 from audiozoo.runs.tomlfile import write_toml
+from audiozoo.runs.trained import prepare_data
 
 BENCH = "bench.toml"
 
@@ -64,8 +66,11 @@ def plan(models: Any, reprs: Any, overrides: dict[str, Any], folder: Path) -> li
         raise AudiozooError(f"no cell matches models={models or '*'} reprs={reprs or '*'}; "
                             f"models: {', '.join(plugin_names('models'))}; "
                             f"reprs: {', '.join(plugin_names('representations'))}")
-    for model, repr_, settings in chosen:  # a latent representation's run is read here, before any cell
-        resolve({**overrides, "model": model, "repr": repr_, **settings})
+    resolved = [resolve({**overrides, "model": model, "repr": repr_, **settings})  # a latent representation's
+                for model, repr_, settings in chosen]                                # run is read here, before any cell
+    distinct = {json.dumps([s.data_name, asdict(s.data)], sort_keys=True): s for s in resolved}
+    for settings in distinct.values():
+        prepare_data(settings)  # cached for the cells; no usable audio fails here, in one line
     return [PlannedCell(m, r, folder / "-".join([m, r, *(Path(str(v)).name for v in s.values())]), tuple(s.items()))
             for m, r, s in chosen]
 

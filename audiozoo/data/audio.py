@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
@@ -19,8 +20,66 @@ INTEGER_SUBTYPES = {"PCM_16": ("int16", 2.0**-15), "PCM_24": ("int32", 2.0**-31)
 conversion (int → float32 is exact or correctly rounded, the scale a power of two), 5× faster."""
 
 
+DECODE_BLOCK_SECONDS = 10.0
+"""Seconds of the source read at a time: a long or many-channel file is never held whole at its own rate."""
+
+
 class UnreadableAudio(Exception):
     """A file that cannot be used as audio; the message says why, for the skip summary."""
+
+
+class AudioStream:
+    """One file, or its part ``[start, end)`` (seconds), read in blocks: mono, resampled (soxr HQ) to
+    ``sample_rate``, float32; at most ``max_seconds`` of it (None: all).
+
+    Block by block gives the very samples of decoding and resampling the whole at once (soxr's
+    stream is exact), so ``prepare`` holds one file's output, never its source.
+    """
+
+    def __init__(self, path: Path, sample_rate: int, max_seconds: float | None = None, start: float = 0.0,
+                 end: float | None = None) -> None:
+        self.sample_rate, self.max_seconds = sample_rate, max_seconds
+        try:
+            self._file = sf.SoundFile(path)
+        except (sf.LibsndfileError, RuntimeError, ValueError, OSError) as err:
+            raise UnreadableAudio(_reason(err)) from None
+        self.rate = self._file.samplerate
+        first = round(start * self.rate)
+        last = self._file.frames if end is None else min(self._file.frames, round(end * self.rate))
+        if first >= self._file.frames > 0:
+            self._file.close()
+            raise UnreadableAudio(f"starts at {start:g} s, past its end ({self._file.frames / self.rate:.1f} s)")
+        self.seconds = max(0, last - first) / self.rate  # by the header: what the part holds
+        self._first, self._frames = first, last - first
+        if max_seconds is not None:  # a margin past the cut, so the resampler's filter has real signal there
+            self._frames = min(self._frames, math.ceil((max_seconds + RESAMPLE_MARGIN_SECONDS) * self.rate))
+
+    def __iter__(self) -> Iterator[np.ndarray]:
+        limit = None if self.max_seconds is None else round(self.max_seconds * self.sample_rate)
+        resampler = (None if self.rate == self.sample_rate else
+                     soxr.ResampleStream(self.rate, self.sample_rate, 1, dtype="float32", quality="HQ"))
+        block, left, given, read = max(1, round(DECODE_BLOCK_SECONDS * self.rate)), self._frames, 0, 0
+        try:
+            with self._file as f:
+                if self._first:
+                    f.seek(self._first)
+                while True:
+                    data = _read_float32(f, min(block, left)) if left > 0 else np.zeros((0, 1), np.float32)
+                    left = left - len(data) if len(data) else 0  # nothing read: the file ended (its header said more)
+                    read += len(data)
+                    mono = data.mean(axis=1) if data.shape[1] > 1 else data[:, 0]
+                    if resampler is not None:
+                        mono = resampler.resample_chunk(mono, last=left == 0)
+                    out = mono if limit is None else mono[: max(0, limit - given)]
+                    given += len(out)
+                    if len(out):
+                        yield np.ascontiguousarray(out, dtype=np.float32)
+                    if left == 0:
+                        break
+        except (sf.LibsndfileError, RuntimeError, ValueError, OSError) as err:
+            raise UnreadableAudio(_reason(err)) from None
+        if read == 0:
+            raise UnreadableAudio("no audio frames")
 
 
 def load_clip(path: Path, sample_rate: int, max_seconds: float | None = None) -> np.ndarray:
@@ -29,24 +88,15 @@ def load_clip(path: Path, sample_rate: int, max_seconds: float | None = None) ->
     Reads only what it needs (the first ``max_seconds`` plus a margin), like
     ``librosa.load(path, sr=sample_rate, duration=max_seconds)``, with soxr's HQ resampler.
     """
-    try:
-        with sf.SoundFile(path) as f:
-            source_rate = f.samplerate
-            frames = -1 if max_seconds is None else math.ceil((max_seconds + RESAMPLE_MARGIN_SECONDS) * source_rate)
-            data = _read_float32(f, frames)
-    except (sf.LibsndfileError, RuntimeError, ValueError, OSError) as err:
-        raise UnreadableAudio(_reason(err)) from None
-    if data.shape[0] == 0:
-        raise UnreadableAudio("no audio frames")
-    mono = data.mean(axis=1) if data.shape[1] > 1 else data[:, 0]
-    if source_rate != sample_rate:
-        mono = soxr.resample(mono, source_rate, sample_rate, quality="HQ")
-    if max_seconds is not None:
-        mono = mono[: round(max_seconds * sample_rate)]
+    chunks = list(AudioStream(path, sample_rate, max_seconds))
+    mono = np.concatenate(chunks) if chunks else np.zeros(0, np.float32)
     # Checked after the mix-down and the resampler: huge finite samples overflow in either.
     if not np.isfinite(mono).all():
-        raise UnreadableAudio("contains NaN or infinite samples (after mixing to mono and resampling)")
-    return np.ascontiguousarray(mono, dtype=np.float32)
+        raise UnreadableAudio(NOT_FINITE)
+    return mono
+
+
+NOT_FINITE = "contains NaN or infinite samples (after mixing to mono and resampling)"
 
 
 def _read_float32(f: sf.SoundFile, frames: int) -> np.ndarray:

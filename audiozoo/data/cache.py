@@ -8,9 +8,9 @@ import os
 from dataclasses import asdict
 from pathlib import Path
 
-from audiozoo.data.source import DataConfig
+from audiozoo.data.source import AudioItem, DataConfig
 
-CACHE_VERSION = 2
+CACHE_VERSION = 3
 """Bump when the preprocessing changes what it writes, so old caches are not reused."""
 
 NOT_SHAPING = ("test_fraction", "split_seed", "cache_dir", "workers")
@@ -27,9 +27,9 @@ def cache_root(setting: str = "") -> Path:
     return Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "audiozoo"
 
 
-def cache_key(files: list[Path], config: DataConfig) -> str:
-    """A hash of the file list (path, size, modification time) and the settings that shape the arrays."""
-    listing = [(str(p.resolve()), st.st_size, st.st_mtime_ns) for p in files for st in [p.stat()]]
+def cache_key(items: list[AudioItem], config: DataConfig) -> str:
+    """A hash of the items (path, size, modification time, part) and the settings that shape the arrays."""
+    listing = [(str(i.path.resolve()), st.st_size, st.st_mtime_ns, i.start, i.end) for i in items for st in [i.path.stat()]]
     settings = {k: v for k, v in asdict(config).items() if k not in NOT_SHAPING}
     blob = json.dumps({"version": CACHE_VERSION, "files": listing, "settings": settings}, sort_keys=True)
     return hashlib.sha256(blob.encode()).hexdigest()[:16]

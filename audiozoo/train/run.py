@@ -12,7 +12,7 @@ import json
 import shutil
 import sys
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from contextlib import nullcontext
 from dataclasses import dataclass
 from pathlib import Path
@@ -186,10 +186,9 @@ def _restore(session: Session) -> None:
     elif settings.run.init and settings.run.init_stats == "keep":
         say(f"keeping the {settings.repr_name} statistics of {settings.run.init}")
     else:
-        train_idx, segments = session.train_idx, session.data.segments
+        train_idx = session.train_idx
         say(f"fitting {settings.repr_name} statistics on {len(train_idx)} training clips")
-        session.rep.fit(torch.as_tensor(np.asarray(segments[train_idx[i : i + ENCODE_BATCH]]))
-                        for i in range(0, len(train_idx), ENCODE_BATCH))
+        session.rep.fit(torch.from_numpy(block) for block in session.data.select(train_idx).blocks(ENCODE_BATCH))
     if session.lead and session.resuming:
         session.run_dir.truncate_metrics(progress.step)
 
@@ -199,10 +198,10 @@ def _train(session: Session, device: torch.device, show: bool, log_line: Callabl
     """Stage 3: the loop, with validation and checkpoints, until the budget or the epochs are spent."""
     settings, config, progress = session.settings, session.settings.run, session.progress
     crop = settings.clip_samples if config.crop_seconds else 0
-    segments = session.data.segments
+    data = session.data
     session.say(f"encoding {len(session.train_idx)} training clips" + (" per step, in random crops" if crop else ""))
-    training = TrainingSet(session.rep, segments[session.train_idx], device, crop, config.seed)
-    held_out = held_out_batches(session.rep, segments[session.test_idx], device, config.batch_size, crop)
+    training = TrainingSet(session.rep, data.select(session.train_idx), device, crop, config.seed, config.batch_size)
+    held_out = held_out_batches(session.rep, data.select(session.test_idx), device, config.batch_size, crop)
 
     def log(record: dict[str, Any]) -> None:
         log_line(record)
@@ -250,24 +249,24 @@ def _kept(run_dir: RunDir, step: int | None) -> str:
 
 
 @torch.no_grad()
-def validation_losses(updater: Updater, held_out: list[Batch], seed: int) -> dict[str, float]:
+def validation_losses(updater: Updater, held_out: Iterable[Batch], seed: int) -> dict[str, float]:
     """The model's ``evaluation_losses`` over the held-out batches (EMA weights when kept), averaged per clip.
 
     Its noise is drawn from ``seed`` on a side generator, so validating never changes the training curve.
     """
-    model, totals = updater.model, {}
+    model, totals, clips = updater.model, {}, 0
     device = next(model.parameters()).device
     cuda = [device.index or 0] if device.type == "cuda" else []
     with torch.random.fork_rng(devices=cuda), updater.averaged(), updater.autocast():
         torch.manual_seed(seed)
         model.eval()
         try:
-            for batch in held_out:
+            for batch in held_out:  # one pass: a large split's batches are read and encoded as they come
+                clips += len(batch)
                 for key, value in model.evaluation_losses(batch).items():
                     totals[key] = totals.get(key, 0.0) + float(value) * len(batch)
         finally:
             model.train()
-    clips = sum(len(b) for b in held_out)
     return distributed.mean_across_ranks({k: v / clips for k, v in totals.items()})
 
 
@@ -275,7 +274,7 @@ def write_outputs(run: Run, data: PreparedData, test_idx: np.ndarray, board: Ten
     """Loss curves, samples and (autoencoders) reconstructions of test clips, in the run directory;
     both on ``board`` too (only here, at the end: sampling at every checkpoint costs seconds on a CPU)."""
     config, run_dir = run.settings.run, run.dir
-    test = np.asarray(data.segments[test_idx])
+    test = data.select(test_idx[: max(1, config.reconstructions)]).read()
     if run.metrics:
         save_loss_curves(run_dir.losses, [(record["step"], losses(record)) for record in run.metrics])
     real = test[0] if len(test) else None
