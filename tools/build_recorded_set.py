@@ -16,7 +16,7 @@ Install the packages first (about 2 GB; the tool installs nothing itself)::
 
 It writes ``<nn>_<source>_<track>.ogg`` and ``sources.csv`` (file, package, version, original path,
 start, licence and the file that states it, artist, copyright holders) into a temporary folder
-beside ``--out`` and renames it into place when complete. About 3 minutes on 2 cores.
+beside ``--out`` and renames it into place when complete. About 75 s on 2 cores.
 
 Which tracks
 ------------
