@@ -296,7 +296,10 @@ class NoteDistance(FeatureSetMetric):
     name = "note_distance"
     Config = NoteConfig
     higher_is_better = False
-    distance = True
+
+    def unavailable_reason(self) -> str | None:
+        session = note_session(self.config.weights or None)
+        return session if isinstance(session, str) else None
 
     def features(self, clips: torch.Tensor) -> torch.Tensor:
         """``[N, T]`` → ``[windows, len(WINDOW_FEATURES)]`` float64; NaN (and a one-line warning) without the note model."""

@@ -57,7 +57,7 @@ def test_registry_toml_can_switch_plugins_off(tmp_path):
     host = PluginHost(path)
     assert host.plugins["waveform"].status == "loaded"
     assert host.plugins["gtzan"].status == "disabled"
-    assert host.registry("datasets").names() == ["classical"]
+    assert host.registry("datasets").names() == ["classical", "manifest"]
 
 
 @pytest.mark.parametrize("text", ["[presets]\nfast = 3\n", "[presets.fast]\nmodels = 3\n",
@@ -126,7 +126,7 @@ def test_a_preset_clash_names_both_plugins(tmp_path, monkeypatch):
 def test_environment_can_block_any_plugin(monkeypatch):
     monkeypatch.setenv("AUDIOZOO_DISABLE_PLUGINS", "gtzan, folder")
     host = PluginHost()
-    assert host.registry("datasets").names() == ["classical"]
+    assert host.registry("datasets").names() == ["classical", "manifest"]
     assert host.plugins["folder"].status == "disabled"
 
 
