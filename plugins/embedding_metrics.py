@@ -56,6 +56,11 @@ BAD_KEYS_SHOWN = 3
 class EmbeddingConfig(MetricConfig):
     weights: str = ""  # path to the published checkpoint (vggish-10086976.pth or Cnn14_mAP=0.431.pth, see docs/metrics.md); empty: the metric is n/a
 
+    def __post_init__(self) -> None:
+        # Checked with the settings, so a bench stops before its first cell rather than fail every one.
+        if self.weights and not Path(self.weights).expanduser().is_file():
+            raise ValueError(f"weights={self.weights}: no such file")
+
 
 @dataclass
 class KadConfig(EmbeddingConfig):

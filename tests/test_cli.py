@@ -154,3 +154,9 @@ def test_list_settings_shows_only_settings_a_command_takes_and_which_commands():
 def test_bench_checks_metric_settings_before_any_cell(tmp_path, args, fragments):
     assert_user_error(run("bench", "models=flow", "reprs=mel", f"runs_dir={tmp_path}", *args), *fragments)
     assert not (tmp_path / "bench").exists()
+
+
+def test_bench_refuses_a_missing_weights_file_before_any_cell(tmp_path):
+    result = run("bench", "models=flow", "reprs=mel", f"runs_dir={tmp_path}", "metric.fad_vggish.weights=/no/such.pth")
+    assert_user_error(result, "metric.fad_vggish", "/no/such.pth: no such file")
+    assert not (tmp_path / "bench").exists()
