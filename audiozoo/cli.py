@@ -319,7 +319,8 @@ def bench(args: tuple[str, ...]) -> None:
     RUNS_DIR/NAME (runs/bench); the tables and report.html go there too, with sentinel rows
     (real music, noise, degraded music, copies, each representation's round trip) and a verdict
     per cell (noise-like, copies, beats noise). launcher=submitit runs each cell as a SLURM (or
-    local) job, with launcher.KEY= settings (docs/distributed.md). Run the same command again to
+    local) job, with launcher.KEY= settings (docs/distributed.md). metric.NAME.KEY= sets how every
+    cell is judged (metric.fad_vggish.weights=PATH: audiozoo list metrics --settings). Run the same command again to
     continue after a stop. Exits with code 1 when a cell failed (the failed cells are named).
     """
     from audiozoo.bench.matrix import BenchInterrupted
