@@ -296,6 +296,7 @@ class NoteDistance(FeatureSetMetric):
     name = "note_distance"
     Config = NoteConfig
     higher_is_better = False
+    roles = frozenset({"distance"})
 
     def unavailable_reason(self) -> str | None:
         session = note_session(self.config.weights or None)
