@@ -126,8 +126,8 @@ class PreparedData:
             *self._listed(f"{name}: {reason}" for name, reason in sorted(self.skipped.items())),
             *([f"kept, with a warning: {len(self.warnings)}"] if self.warnings else []),
             *self._listed(f"{name}: {reason}" for name, reason in sorted(self.warnings.items())),
-            *([f"silent segments left out: {silent} of {len(self.dropped)} files (peak at or below -60 dBFS; "
-               "data.silent=keep keeps them)"] if silent else []),
+            *([f"silent segments left out: {silent}, of {_count(len(self.dropped), 'file')} (peak at or below "
+               "-60 dBFS; data.silent=keep keeps them)"] if silent else []),
             *self._listed(f"{name}: {_count(len(starts), 'segment')} at {', '.join(f'{s:g}' for s in starts[:4])}"
                           f"{', …' if len(starts) > 4 else ''} s" for name, starts in sorted(self.dropped.items())),
             f"segments:     {self.segments.shape[0]} × {width} samples ({width / rate:.2f} s at {rate} Hz)",
