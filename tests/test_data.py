@@ -91,7 +91,7 @@ def test_folder_skips_bad_files_with_reasons_and_mixes_and_resamples(tmp_path):
     assert np.abs(data.segments).max(axis=1).min() > 0.1
     summary = data.summary()
     assert "skipped:      3" in summary and "truncated.wav:" in summary
-    assert "silent segments left out: 1 of 1 files" in summary and "  short.wav: 1 segment at 1 s" in summary
+    assert "silent segments left out: 1, of 1 file" in summary and "  short.wav: 1 segment at 1 s" in summary
 
 
 def test_short_files_can_be_skipped_instead(tmp_path):
@@ -282,7 +282,7 @@ def test_padding_never_leaves_a_silent_segment_and_the_summary_counts_real_audio
     assert len(data.segments) == 12 and np.abs(data.segments).max(axis=1).min() > QUIET_SEGMENT_PEAK
     summary = data.summary()
     assert "audio:        6.0 s (and 6.0 s of zero padding)" in summary  # not 24 s
-    assert "silent segments left out: 12 of 12 files" in summary and "  00.wav: 1 segment at 1 s" in summary
+    assert "silent segments left out: 12, of 12 files" in summary and "  00.wav: 1 segment at 1 s" in summary
     assert f"  … and 2 more ({data.path / 'meta.json'} lists them all)" in summary
     assert "left out 12 silent segments" in caplog.text
     assert sorted(json.loads((data.path / "meta.json").read_text())["dropped"]) == sorted(data.files)

@@ -117,7 +117,9 @@ class PreparedData:
         padding = sum(u.padding for u in self.use)
         in_segments = self.segments.shape[0] * width / rate - padding
         seconds, used = sum(u.seconds for u in self.use), sum(u.used for u in self.use)
-        left_out = {name: u for name, u in zip(self.files, self.use) if round(u.seconds - u.used, 1) > 0}
+        left_out = sorted(((name, u) for name, u in zip(self.files, self.use) if round(u.seconds - u.used, 1) > 0),
+                          key=lambda item: item[1].used - item[1].seconds)
+        where = " past data.clip_seconds (data.windows=all uses it all)" if self.config.windows == "first" else ""
         silent = sum(len(starts) for starts in self.dropped.values())
         low = [u.rate for u in self.use if u.rate < rate]
         lines = [
@@ -126,17 +128,15 @@ class PreparedData:
             *self._listed(f"{name}: {reason}" for name, reason in sorted(self.skipped.items())),
             *([f"kept, with a warning: {len(self.warnings)}"] if self.warnings else []),
             *self._listed(f"{name}: {reason}" for name, reason in sorted(self.warnings.items())),
-            *([f"silent segments left out: {silent} of {len(self.dropped)} files (peak at or below -60 dBFS; "
-               "data.silent=keep keeps them)"] if silent else []),
-            *self._listed(f"{name}: {_count(len(starts), 'segment')} at {', '.join(f'{s:g}' for s in starts[:4])}"
-                          f"{', …' if len(starts) > 4 else ''} s" for name, starts in sorted(self.dropped.items())),
+            *([f"silent segments left out: {silent}, of {_count(len(self.dropped), 'file')} "
+               "(peak at or below -60 dBFS; data.silent=keep keeps them)"] if silent else []),
+            *self._listed(f"{name}: {_count(len(starts), 'segment')} at {_seconds(starts)} s"
+                          for name, starts in sorted(self.dropped.items())),
             f"segments:     {self.segments.shape[0]} × {width} samples ({width / rate:.2f} s at {rate} Hz)",
             f"audio:        {in_segments:.1f} s" + (f" (and {padding:.1f} s of zero padding)" if padding else ""),
-            f"used:         {used:.1f} of {seconds:.1f} s of the files' audio" + (
-                f"; {seconds - used:.1f} s left out" + (" past data.clip_seconds (data.windows=all uses it all)"
-                                                        if self.config.windows == "first" else "") if left_out else ""),
-            *self._listed(f"{name}: {u.seconds - u.used:.1f} of {u.seconds:.1f} s left out"
-                          for name, u in sorted(left_out.items(), key=lambda kv: kv[1].used - kv[1].seconds)),
+            f"used:         {used:.1f} of {seconds:.1f} s of the files' audio"
+            + (f"; {seconds - used:.1f} s left out{where}" if left_out else ""),
+            *self._listed(f"{name}: {u.seconds - u.used:.1f} of {u.seconds:.1f} s left out" for name, u in left_out),
             *([f"upsampled:    {_count(len(low), 'file')} below data.sample_rate={rate} Hz (from {min(low)} Hz up): "
                f"nothing in them above {min(low) / 2:g} Hz"] if low else []),
             f"split:        {len(train)} train / {len(test)} test segments "
@@ -165,6 +165,10 @@ class PreparedData:
 
 def _count(n: int, what: str) -> str:
     return f"{n} {what}{'' if n == 1 else 's'}"
+
+
+def _seconds(starts: list[float], shown: int = 4) -> str:
+    return ", ".join(f"{s:g}" for s in starts[:shown]) + (", …" if len(starts) > shown else "")
 
 
 def held_out_files(files: list[str], fraction: float, seed: int) -> list[str]:

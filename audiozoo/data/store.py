@@ -116,10 +116,10 @@ class RowFile:
 
 
 class Rows:
-    """A selection of the rows of an array, on disk (:class:`RowFile`) or in memory: what training
-    reads per batch, without copying the whole selection first (``memmap[indices]`` would)."""
+    """A selection of the rows of a :class:`RowFile`: what training reads per batch, without copying
+    the whole selection first (``memmap[indices]`` would)."""
 
-    def __init__(self, source: RowFile | np.ndarray, rows: np.ndarray | None = None) -> None:
+    def __init__(self, source: RowFile, rows: np.ndarray | None = None) -> None:
         self.source = source
         self.rows = np.arange(len(source)) if rows is None else np.asarray(rows, dtype=np.int64).reshape(-1)
 
@@ -134,14 +134,9 @@ class Rows:
     def nbytes(self) -> int:
         return int(np.prod(self.shape, dtype=np.int64)) * self.source.dtype.itemsize
 
-    @property
-    def on_disk(self) -> bool:
-        return isinstance(self.source, RowFile)
-
     def read(self, positions: np.ndarray | slice | None = None) -> np.ndarray:
         """The rows at ``positions`` of this selection (None: all), as a new array."""
-        rows = self.rows if positions is None else self.rows[positions]
-        return self.source.read(rows) if isinstance(self.source, RowFile) else np.array(self.source[rows])
+        return self.source.read(self.rows if positions is None else self.rows[positions])
 
     def blocks(self, size: int) -> Iterator[np.ndarray]:
         """Every row in order, ``size`` at a time."""

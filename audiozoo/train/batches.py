@@ -64,7 +64,7 @@ def streamed(clips: np.ndarray | Rows, resident_bytes: int | None = None) -> boo
     """Whether ``clips`` are read per batch from the cache rather than held whole (``resident_bytes``
     of audio at most; None: :data:`RESIDENT_BYTES`)."""
     limit = RESIDENT_BYTES if resident_bytes is None else resident_bytes
-    return isinstance(clips, Rows) and clips.on_disk and clips.nbytes > limit
+    return isinstance(clips, Rows) and clips.nbytes > limit
 
 
 def resident(clips: np.ndarray | Rows, device: torch.device) -> torch.Tensor:
