@@ -91,17 +91,19 @@ def measure(model: str, repr_name: str, crop_seconds: float, root: str, cache: s
     """One cell trained as ``audiozoo run`` builds it, in this process; the figures the table shows."""
     import torch
 
+    from audiozoo.resolve import resolve
+    from audiozoo.runs.progress import Progress
     from audiozoo.train.batches import ENCODE_BATCH, TrainingSet, held_out_batches
-    from audiozoo.train.resolve import resolve
     from audiozoo.train.run import build
-    from audiozoo.train.trainer import Progress, train
+    from audiozoo.train.trainer import train
     from audiozoo.train.update import Updater
 
     overrides = {"model": model, "repr": repr_name, "data": "gtzan", "data.root": root, "data.cache_dir": cache,
                  "data.sample_rate": GTZAN_RATE, "max_seconds": seconds, "epochs": 10_000, "device": "cpu",
                  "preset": "debug", "batch_size": 16, "crop_seconds": crop_seconds}
     settings = resolve(overrides)
-    rep, net, config, data = build(settings, progress=False)
+    rep, net, data = build(settings, progress=False)
+    config = settings.run
     train_idx, test_idx = data.split_indices()
     started = time.perf_counter()
     rep.fit(torch.from_numpy(block) for block in data.select(train_idx).blocks(ENCODE_BATCH))
