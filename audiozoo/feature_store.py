@@ -4,7 +4,8 @@ A bench scores each cell's samples, and every sentinel, against the same held-ou
 every later bench on the same data does again. A :class:`FeatureSetMetric`'s features of those
 clips are filed by the clips' contents (a hash of their bytes) and the metric's ``cache_key``
 (name, version, settings), so they are computed once for every cell and every bench — and never
-served to a metric whose settings or code changed. Files are written atomically.
+served to a metric whose settings or code changed. Files are written atomically. With the features
+at hand, a figure's bootstrap interval costs only the metric's ``between`` per draw.
 """
 
 from __future__ import annotations
@@ -16,6 +17,8 @@ from typing import Any
 import torch
 
 from audiozoo.atomic import atomic_file
+from audiozoo.distances import check_sets
+from audiozoo.intervals import DRAWS, Figure, bootstrap
 from audiozoo.metric import FeatureSetMetric, GenerationMetric
 
 
@@ -44,9 +47,14 @@ class FeatureStore:
             torch.save(features, tmp)
         return features
 
-    def score(self, metric: GenerationMetric, reference: torch.Tensor, estimate: torch.Tensor,
-              train: torch.Tensor) -> float:
-        """``metric(reference, estimate, train)``, the reference's features from the store where the metric has them."""
-        if isinstance(metric, FeatureSetMetric):
-            return float(metric(reference, estimate, train, reference_features=self.features(metric, reference)))
-        return float(metric(reference, estimate, train=train))
+    def measure(self, metric: GenerationMetric, reference: torch.Tensor, estimate: torch.Tensor,
+                train: torch.Tensor, draws: int = DRAWS) -> Figure:
+        """``metric(reference, estimate, train)`` with its bootstrap interval over ``draws`` resamplings
+        of both sets' clips, the reference's features from the store. A metric that is not a
+        :class:`FeatureSetMetric` (a share of copies, say) gets its figure alone."""
+        if not isinstance(metric, FeatureSetMetric):
+            return Figure(float(metric(reference, estimate, train=train)))
+        check_sets(reference, estimate)
+        ref = self.features(metric, reference)
+        return bootstrap(lambda r, e: metric.between(r, e).float(), ref,
+                         metric.features(estimate.to(reference.device)), draws)

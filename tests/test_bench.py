@@ -8,15 +8,16 @@ import math
 import pytest
 import torch
 from click.testing import CliRunner
+from conftest import write_music
 
 from audiozoo.bench.calibration import calibration_rows
 from audiozoo.bench.cell import INTERRUPTED, run_cell
 from audiozoo.bench.evaluate import _mean_of_measured
-from audiozoo.metric import GenerationMetric
-from audiozoo.sentinels import REAL, sentinels
 from audiozoo.bench.matrix import PlannedCell, bench
 from audiozoo.cli import cli
-from conftest import write_music
+from audiozoo.ladders import ladders
+from audiozoo.metric import GenerationMetric
+from audiozoo.sentinels import REAL, sentinels
 
 
 @pytest.fixture
@@ -52,18 +53,25 @@ def test_bench_runs_every_cell_alike_and_records_failures(settings, tmp_path, pr
     assert {"snr", "spectral_convergence"} <= set(done["metrics"]) <= set(done["metric_info"])
     assert set(done["ceiling"]) == {m for m, i in done["metric_info"].items() if i["task"] == "reconstruction"}
     generation = {m for m, i in done["metric_info"].items() if i["task"] == "generation"}
-    assert done["version"] == 1 and [r["kind"] for r in done["rows"]][:1] == ["real"]
-    assert list(rows(done)) == [REAL, *(s.label for s in sentinels(8000)), "ceiling: mel"]
-    assert [r["kind"] for r in done["rows"]][1:] == [*(s.kind for s in sentinels(8000)), "ceiling"]
+    assert done["version"] == 2 and [r["kind"] for r in done["rows"]][:1] == ["real"]
+    rungs = ladders(8000)
+    assert list(rows(done)) == [REAL, *(s.label for s in sentinels(8000)), *(r.label for r in rungs), "ceiling: mel"]
+    assert [r["kind"] for r in done["rows"]][1:] == [*(s.kind for s in sentinels(8000)), *["ladder"] * len(rungs),
+                                                     "ceiling"]
+    assert [(r["ladder"], r["rung"]) for r in done["rows"] if r["kind"] == "ladder"] == [(r.ladder, r.rung) for r in rungs]
     computed = {m for m in generation if not math.isnan(done["metrics"][m])}  # FAD and KAD need weights: n/a
     assert done["unavailable"]["fad_vggish"].startswith("without the published weights: metric.fad_vggish.weights=PATH")
     assert "fad_vggish: n/a without the published weights" in files_text(files, "results.md")  # once, under the table
     assert all(set(row["figures"]) == computed for row in done["rows"])
+    # every set figure has its bootstrap interval, the cell's and each row's
+    assert set(done["intervals"]) == {m for m in computed if m != "copies"}
+    assert all(low <= high for low, high in done["intervals"].values())
+    assert set(rows(done)[REAL]["intervals"]) == set(done["intervals"])
     assert rows(done)["ceiling: mel"]["repr"] == "mel"
     assert len(list((cells[0].path.parent / "sentinels").iterdir())) == 1  # one data set, one split
     calibrations = list((private_cache / "calibration").glob("*.json"))  # beside the prepared data
     assert len(calibrations) == 1 and list((private_cache / "features").glob("structure_distance*/*.pt"))
-    for role in ("real", "roundtrip", "samples", "reconstructions", "sentinels"):
+    for role in ("real", "roundtrip", "samples", "reconstructions", "sentinels", "ladders"):
         assert (cells[0].path / done["media"][role]["png"]).is_file()
     assert done["media"]["sentinels"]["png"].startswith("../sentinels/")  # one picture for every cell
     config = (cells[0].path / "config.toml").read_text()
@@ -131,7 +139,7 @@ def test_sentinels_are_scored_once_per_data_set_and_each_ceiling_once(tmp_path):
     cache = tmp_path / "sentinels" / "data.json"
     metrics = [Counting()]
     first = calibration_rows(cache, metrics, "mel", reference, stand_in, train, 0.5 * stand_in)
-    count = len(sentinels(3150)) + 2  # real, every sentinel, the ceiling
+    count = len(sentinels(3150)) + len(ladders(3150)) + 2  # real, every sentinel and rung, the ceiling
     assert Counting.calls == count and first[0].key == ("real", REAL) and first[-1].key == ("ceiling", "ceiling: mel")
     assert first[-1].figures["counting"] == pytest.approx(0.5 * first[0].figures["counting"])
     again = calibration_rows(cache, metrics, "mel", reference, stand_in, train, 0.5 * stand_in)
@@ -142,6 +150,8 @@ def test_sentinels_are_scored_once_per_data_set_and_each_ceiling_once(tmp_path):
         version = 2  # the same name with other code (or settings): its cached figures are not reused
     calibration_rows(cache, [Scaled()], "mel", reference, stand_in, train, 0.5 * stand_in)
     assert Counting.calls == 2 * count + 1
+    calibration_rows(cache, metrics, "mel", reference, stand_in, train, 0.5 * stand_in, draws=10)
+    assert Counting.calls == 3 * count + 1  # figures drawn with other intervals are not reused either
     cache.write_text("{not json")  # a damaged cache is rebuilt, not trusted
     assert calibration_rows(cache, metrics, "mel", reference, stand_in, train, 0.5 * stand_in) == first
 

@@ -8,14 +8,14 @@ import csv
 import io
 import json
 import re
-import tomllib
 from pathlib import Path
 
 import numpy as np
 import pytest
 import soundfile as sf
-from PIL import Image
+import tomllib
 from browser import BrowserUnavailable, Chromium
+from PIL import Image
 
 from audiozoo.errors import AudiozooError
 from audiozoo.plots import save_loss_curves, save_spectrograms
@@ -216,8 +216,10 @@ def test_reference_row_holds_generation_metrics_between_real_splits(report: dict
 def test_markdown_marks_best_escapes_and_pivots(report: dict[str, Path]) -> None:
     text = report["md"].read_text()
     lines = {line.split(" | ")[0].strip("| "): line for line in text.splitlines() if line.startswith("| ")}
-    assert "| frechet_logmel ↓ |" in text and "| snr (dB) ↑ |" in text and "| snr ceiling (dB) |" in text
-    assert "**3.00**" in lines["2-vae-waveform"] and "**500k**" in lines["2-vae-waveform"]
+    # The summary leads with the deciding columns; every other figure is in results.csv.
+    assert "| structure_distance ↓ |" in text and "| train time (s) ↓ |" in text
+    assert "snr" not in text.split("## structure_distance: model")[0].split("\n- ")[0]
+    assert "**0.0200**" in lines["1-gan-mel"] and "**50.0**" in lines["3-vae-mel"]
     assert "out of memory \\| \\<b>step 3\\</b>" in lines["4-gan-waveform"]
     # The grid pivots registry.toml's default metric, with its real-vs-real reference below.
     assert "## structure_distance: model × representation" in text
@@ -290,7 +292,7 @@ def test_page_embeds_every_cell_and_media_item(bench: Bench, report: dict[str, P
         assert f"{name} · classical" in page
     assert "&lt;b&gt;step 3&lt;/b&gt;" in page and "<b>step 3" not in page
     images = re.findall(r'<img src="data:image/webp;base64,([^"]+)" alt="[^"]*" title="([^"]+)"', page)
-    assert sorted(source for _, source in images) == sorted(map(str, bench.shown_png))
+    assert sorted(source for _, source in images) == sorted(map(str, [*bench.shown_png, report["chart:classical"]]))
     assert page.count("<img ") == len(images)
     for data, source in images:
         assert Image.open(io.BytesIO(base64.b64decode(data))).size == Image.open(source).size
@@ -325,5 +327,44 @@ def test_page_loads_in_a_headless_browser(bench: Bench, report: dict[str, Path],
         media = browser.evaluate(CHECK_MEDIA)
         shot = tmp_path / "report.png"
         browser.screenshot(shot)
-    assert media == {"images": len(bench.shown_png), "audios": bench.shown_wav, "brokenImages": [], "brokenAudios": []}
+    assert media == {"images": len(bench.shown_png) + 1, "audios": bench.shown_wav, "brokenImages": [], "brokenAudios": []}
     assert shot.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and shot.stat().st_size > 10_000
+
+
+def test_intervals_set_the_verdicts_margins_and_the_ladder_rungs_beaten(tmp_path: Path) -> None:
+    """A verdict holds only beyond both intervals: cell B's structure figure is below white noise's
+    but their intervals overlap (noise-like); A and C beat the noise, then every rung of each
+    strength they clear on the fidelity metric (C only the severe ones, A the medium ones too)."""
+    from audiozoo.runs.evaluation import Evaluation, MetricInfo, Row
+
+    info = {"structure_distance": MetricInfo("generation", False, roles=("distance", "structure")),
+            "fidelity": MetricInfo("generation", False, roles=("distance", "fidelity")),
+            "copies": MetricInfo("generation", False, "%", roles=("memorisation",))}
+    rows = [Row("real", REFERENCE, {"structure_distance": 0.001, "fidelity": 0.1},
+                intervals={"structure_distance": (-0.002, 0.004), "fidelity": (-0.5, 0.6)}),
+            Row("noise", "noise: white", {"structure_distance": 0.5, "fidelity": 90.0},
+                intervals={"structure_distance": (0.4, 0.6), "fidelity": (80.0, 99.0)})]
+    for rung, (value, low, high) in {"mild": (2.0, 1.0, 3.0), "medium": (6.0, 5.0, 7.0),
+                                     "severe": (20.0, 15.0, 25.0)}.items():
+        rows.append(Row("ladder", f"ladder: chop ({rung})", {"fidelity": value, "structure_distance": 0.01},
+                        intervals={"fidelity": (low, high)}, ladder="chop", rung=rung))
+    b = Bench(tmp_path / "bench")
+    for name, structure, fidelity in (("A", (0.05, 0.03, 0.07), (4.0, 3.5, 4.5)),
+                                      ("B", (0.45, 0.3, 0.55), (4.0, 3.5, 4.5)),
+                                      ("C", (0.05, 0.03, 0.07), (10.0, 8.0, 12.0))):
+        run = b.cell(name, "flow", "mel")
+        Evaluation("flow", "mel", "classical", metrics={"structure_distance": structure[0], "fidelity": fidelity[0],
+                                                        "copies": 0.0},
+                   intervals={"structure_distance": structure[1:], "fidelity": fidelity[1:]},
+                   rows=rows, metric_info=info).write(run / "evaluation.json")
+    out = build_report([b.root], tmp_path / "out", pivot="fidelity")
+    table = csv_rows(out)
+    assert {name: table[name]["verdict"] for name in "ABC"} == {
+        "A": "beats medium", "B": "noise-like", "C": "beats severe"}
+    assert (table["A"]["fidelity.low"], table["A"]["fidelity.high"]) == ("3.5", "4.5")
+    assert table["ladder: chop (severe)"]["fidelity.low"] == "15.0"
+    text = out["md"].read_text()
+    assert "| fidelity ↓ | structure_distance ↓ | copies (%) ↓ |" in text  # the pivot leads
+    assert "| **4.00 ± 0.500** |" in text and "*20.0 ± 5.00*" in text
+    assert out["chart:classical"].read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    assert "pivot-classical.png" in text

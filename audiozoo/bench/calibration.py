@@ -1,4 +1,5 @@
-"""The rows every bench table is read against: real held-out music, the sentinels and each representation's ceiling.
+"""The rows every bench table is read against: real held-out music, the sentinels, the fidelity
+ladders' rungs and each representation's ceiling.
 
 They are scored with the same generation metrics, on the same held-out clips and with the same
 counts as a model cell's samples, so a cell's figure is read between them. Everything but the
@@ -7,13 +8,15 @@ and cached beside the prepared data (``CACHE/calibration/DATA_KEY-SPLIT.json``, 
 clips' features in ``CACHE/features/``): a bench of 100 cells, and every later bench on the same
 data, scores the sentinels once, and each new representation adds one ceiling row. A figure is cached under its
 metric's :attr:`~audiozoo.metric.Metric.cache_key` (name, version and settings), so a metric
-whose settings or code changed is scored afresh, never read from an old figure.
+whose settings or code changed is scored afresh, never read from an old figure; each figure keeps
+its bootstrap interval and the number of draws it was made with (other draws: scored afresh).
 """
 
 from __future__ import annotations
 
 import json
 from collections.abc import Callable
+from dataclasses import asdict, dataclass
 from pathlib import Path
 
 import torch
@@ -22,11 +25,14 @@ from audiozoo.atomic import atomic_file
 from audiozoo.data.cache import cache_root
 from audiozoo.data.prepare import PreparedData
 from audiozoo.feature_store import FeatureStore
+from audiozoo.intervals import DRAWS, Figure
+from audiozoo.ladders import ladders, make_rung
 from audiozoo.metric import Metric
 from audiozoo.runs.evaluation import Row
 from audiozoo.sentinels import REAL, ceiling_label, make_sentinel, sentinels
 
-CACHE_VERSION = 1
+CACHE_VERSION = 2
+"""2: figures with their intervals, ladder rows."""
 
 
 def split_name(data: PreparedData) -> str:
@@ -40,9 +46,9 @@ def shared_caches(data: PreparedData) -> tuple[Path, FeatureStore]:
     return root / "calibration" / f"{split_name(data)}.json", FeatureStore(root / "features")
 
 
-def _read(path: Path) -> dict[tuple[str, str], dict[str, float]]:
-    """The cache, ``{(kind, label): {cache_key: value}}``, or nothing where it is missing, unreadable or
-    of another version (it is rebuilt, never trusted half-written)."""
+def _read(path: Path) -> dict[tuple[str, str], dict[str, dict[str, float]]]:
+    """The cache, ``{(kind, label): {cache_key: {value, low, high, draws}}}``, or nothing where it is
+    missing, unreadable or of another version (it is rebuilt, never trusted half-written)."""
     try:
         cached = json.loads(path.read_text())
         if cached.get("version") != CACHE_VERSION:
@@ -52,36 +58,62 @@ def _read(path: Path) -> dict[tuple[str, str], dict[str, float]]:
         return {}
 
 
+@dataclass(frozen=True)
+class _Set:
+    """A set of clips of known answer: how to make it and what its row says of itself."""
+
+    kind: str
+    label: str
+    make: Callable[[], torch.Tensor]
+    details: dict[str, str]
+
+
+def _sets(representation: str, sample_rate: int, stand_in: torch.Tensor, train: torch.Tensor,
+          roundtrip: torch.Tensor) -> list[_Set]:
+    """Real music, every sentinel, every ladder rung and the representation's ceiling, in table order."""
+    return [
+        _Set("real", REAL, lambda: stand_in, {}),
+        *(_Set(s.kind, s.label, lambda s=s: make_sentinel(s, stand_in, train), {}) for s in sentinels(sample_rate)),
+        *(_Set(r.kind, r.label, lambda r=r: make_rung(r, stand_in, sample_rate), {"ladder": r.ladder, "rung": r.rung})
+          for r in ladders(sample_rate)),
+        _Set("ceiling", ceiling_label(representation), lambda: roundtrip, {"repr": representation}),
+    ]
+
+
 def calibration_rows(cache: Path, metrics: list[Metric], representation: str, reference: torch.Tensor,
                      stand_in: torch.Tensor, train: torch.Tensor, roundtrip: torch.Tensor,
-                     store: FeatureStore | None = None) -> list[Row]:
-    """The real row, every sentinel's and ``representation``'s ceiling, each with every generation metric.
+                     store: FeatureStore | None = None, draws: int = DRAWS) -> list[Row]:
+    """The real row, every sentinel's and ladder rung's, and ``representation``'s ceiling, each with
+    every generation metric and its bootstrap interval (``draws`` resamplings).
 
-    ``stand_in`` (held-out clips, as many as a cell's samples) is what the sentinels are made
-    from; ``roundtrip`` is ``stand_in`` through the representation and back. Figures missing from
-    ``cache`` are computed (the reference's features from ``store``, where given) and the cache
+    ``stand_in`` (held-out clips, as many as a cell's samples) is what the sentinels and rungs are
+    made from; ``roundtrip`` is ``stand_in`` through the representation and back. Figures missing
+    from ``cache`` are computed (the reference's features from ``store``, where given) and the cache
     rewritten atomically.
     """
     store = store or FeatureStore(cache.parent / "features")
     generation = [m for m in metrics if m.task == "generation"]
     if not generation:
         return []
-    sets: dict[tuple[str, str], Callable[[], torch.Tensor]] = {("real", REAL): lambda: stand_in}
-    for s in sentinels(generation[0].config.sample_rate):
-        sets[(s.kind, s.label)] = lambda s=s: make_sentinel(s, stand_in, train)
-    sets[("ceiling", ceiling_label(representation))] = lambda: roundtrip
+    sets = _sets(representation, generation[0].config.sample_rate, stand_in, train, roundtrip)
     cached = _read(cache)
     changed = False
-    for key, make in sets.items():
-        figures = cached.setdefault(key, {})
-        todo = [m for m in generation if m.cache_key not in figures]
+    for one in sets:
+        figures = cached.setdefault((one.kind, one.label), {})
+        todo = [m for m in generation if figures.get(m.cache_key, {}).get("draws") != draws]
         if todo:
-            estimate = make()
-            figures.update({m.cache_key: store.score(m, reference, estimate, train) for m in todo})
+            estimate = one.make()
+            figures.update({m.cache_key: {**asdict(store.measure(m, reference, estimate, train, draws)),
+                                          "draws": draws} for m in todo})
             changed = True
     if changed:
         rows = [{"kind": kind, "label": label, "figures": figures} for (kind, label), figures in cached.items()]
         with atomic_file(cache) as tmp:
             tmp.write_text(json.dumps({"version": CACHE_VERSION, "rows": rows}, indent=1))
-    return [Row(kind, label, {m.name: cached[(kind, label)][m.cache_key] for m in generation},
-                representation if kind == "ceiling" else None) for kind, label in sets]
+    return [_row(one, {m.name: cached[(one.kind, one.label)][m.cache_key] for m in generation}) for one in sets]
+
+
+def _row(one: _Set, figures: dict[str, dict[str, float]]) -> Row:
+    measured = {name: Figure(f["value"], f["low"], f["high"]) for name, f in figures.items()}
+    return Row(one.kind, one.label, {name: f.value for name, f in measured.items()},
+               intervals={name: (f.low, f.high) for name, f in measured.items() if f.has_interval}, **one.details)

@@ -4,8 +4,9 @@ Generation metrics compare the model's samples with one half of the held-out fil
 file); the other half, scored the same way, gives the *reference*: what a perfect generator
 (new real music) would reach with the same number of clips. Sentinels made from that other
 half (noise, degraded music, copies, the representation's own round trip) are scored the same
-way, so the tables say what a figure means. Reconstruction metrics run on every
-held-out clip, beside the *ceiling*: the representation's own round trip with no model.
+way, so the tables say what a figure means. Every set figure carries a bootstrap interval
+(:mod:`audiozoo.intervals`). Reconstruction metrics run on every held-out clip, beside the
+*ceiling*: the representation's own round trip with no model.
 """
 
 from __future__ import annotations
@@ -23,16 +24,22 @@ import torch
 from audiozoo.bench.calibration import calibration_rows, shared_caches
 from audiozoo.data.audio import write_audio
 from audiozoo.data.prepare import PreparedData
+from audiozoo.ladders import ladders, make_rung
 from audiozoo.metric import Metric
-from audiozoo.plots import save_spectrograms
-from audiozoo.sentinels import REAL, make_sentinel, sentinels
+from audiozoo.plots import save_spectrogram_grid, save_spectrograms
 from audiozoo.runs.evaluation import Evaluation, MetricInfo
 from audiozoo.runs.outputs import PANELS
 from audiozoo.runs.rundir import RunDir, losses
 from audiozoo.runs.trained import Run
+from audiozoo.sentinels import REAL, make_sentinel, sentinels
 
 BATCH = 8
 """Clips per forward pass when reconstructing and scoring: bounds memory on long clips."""
+
+TRAINING_AUDIO_S = 3600.0
+"""At most this much training audio (a seeded draw of whole segments) is what samples are checked
+against for copies and what the copies sentinel copies: checking against hours would hold them all
+in memory and cost the square of their length, and a model that copies, copies what it saw often."""
 
 
 def split_by_file(data: PreparedData, indices: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -63,6 +70,15 @@ def peak_memory() -> dict[str, float]:
     if torch.cuda.is_available() and torch.cuda.is_initialized():
         figures["peak_gpu_memory_mb"] = torch.cuda.max_memory_allocated() / 2**20
     return figures
+
+
+def training_clips(data: PreparedData, indices: np.ndarray, sample_rate: int) -> tuple[torch.Tensor, int]:
+    """The training segments the copies checks read (all, or a seeded draw of :data:`TRAINING_AUDIO_S`
+    of them, read in file order from the memory-mapped cache), and how many the split holds."""
+    total, limit = len(indices), max(1, int(TRAINING_AUDIO_S * sample_rate // data.segments.shape[1]))
+    if total > limit:
+        indices = np.sort(np.random.default_rng(0).choice(indices, limit, replace=False))
+    return torch.as_tensor(np.asarray(data.segments[indices])), total
 
 
 def _batched(fn, *clips: torch.Tensor) -> torch.Tensor:
@@ -101,8 +117,8 @@ def evaluate(run: Run, data: PreparedData, metrics: list[Metric], sentinel_media
     reference_idx, stand_in_idx = split_by_file(data, test_idx)
     if not len(reference_idx) or not len(stand_in_idx):
         raise ValueError("bench needs at least two held-out files (use more files or a larger data.test_fraction)")
-    reference, stand_in, train = (torch.as_tensor(np.asarray(data.segments[idx]))
-                                  for idx in (reference_idx, stand_in_idx, train_idx))
+    reference, stand_in = (torch.as_tensor(np.asarray(data.segments[idx])) for idx in (reference_idx, stand_in_idx))
+    train, train_total = training_clips(data, train_idx, rep.sample_rate)
     test = torch.cat((reference, stand_in))
 
     # A model that makes any length is judged on clips as long as the real ones (a crop-trained one
@@ -115,8 +131,11 @@ def evaluate(run: Run, data: PreparedData, metrics: list[Metric], sentinel_media
     audio_seconds = samples.numel() / rep.sample_rate
 
     scores: dict[str, float] = {}
+    intervals: dict[str, tuple[float, float]] = {}
     ceiling: dict[str, float] = {}
     notes: list[str] = []
+    if len(train) < train_total:
+        notes.append(f"copies: checked against {len(train)} of {train_total} training segments (a seeded draw)")
     cache, store = shared_caches(data)
     unavailable = {m.name: why for m in metrics if (why := m.unavailable_reason())}
     scores.update(dict.fromkeys(unavailable, math.nan))
@@ -126,8 +145,11 @@ def evaluate(run: Run, data: PreparedData, metrics: list[Metric], sentinel_media
     rebuilt = _batched(run.reconstruct, test) if model.can_reconstruct else None
     for metric in metrics:
         if metric.task == "generation":
-            scores[metric.name] = store.score(metric, reference, samples, train)
-            if not math.isfinite(scores[metric.name]):
+            figure = store.measure(metric, reference, samples, train)
+            scores[metric.name] = figure.value
+            if figure.has_interval:
+                intervals[metric.name] = (figure.low, figure.high)
+            if not math.isfinite(figure.value):
                 notes.append(f"{metric.name}: not computable on these samples")
         elif rebuilt is not None:
             scores[metric.name] = _mean_of_measured(metric.name, _batched(metric, test, rebuilt), notes)
@@ -149,13 +171,30 @@ def evaluate(run: Run, data: PreparedData, metrics: list[Metric], sentinel_media
         epochs=run.progress.epoch, steps=run.progress.step,
         generation_x_realtime=audio_seconds / seconds, **peak_memory(),
         losses=final_losses(run.path), sample=asdict(settings.sample),
-        metrics=scores, ceiling=ceiling, rows=rows, notes=notes, unavailable=unavailable,
+        metrics=scores, intervals=intervals, ceiling=ceiling, rows=rows, notes=notes, unavailable=unavailable,
         metric_info=info,
         media={**run.dir.media(),
                "real": _write_clips(folder, "real", shown, rep.sample_rate, "real (held out)"),
                "sentinels": _write_sentinels(sentinel_media, stand_in[:1], train, rep.sample_rate),
+               "ladders": _write_ladders(sentinel_media, stand_in[:1], rep.sample_rate),
                "roundtrip": _write_clips(folder, "roundtrip", roundtrip[: len(shown)].numpy(), rep.sample_rate,
                                          f"{label} round trip")})
+
+
+def _write_ladders(folder: Path, clip: torch.Tensor, sample_rate: int) -> dict[str, Any]:
+    """Every ladder's rungs beside the held-out clip they were made from (one row a ladder: the clip,
+    mild, medium, severe), and the rungs' clips: what each grade of each failure looks and sounds
+    like. Written once into ``folder`` for every cell."""
+    rungs = ladders(sample_rate)
+    media = {"png": folder / "ladders.png", "wav": [folder / f"ladder_{i:02d}.wav" for i in range(len(rungs))]}
+    if not all(path.is_file() for path in (media["png"], *media["wav"])):
+        made = {rung.label: make_rung(rung, clip, sample_rate)[0].numpy() for rung in rungs}
+        for path, wave in zip(media["wav"], made.values()):
+            write_audio(path, wave, sample_rate)
+        grid = {name: {REAL: clip[0].numpy(), **{r.rung: made[r.label] for r in rungs if r.ladder == name}}
+                for name in dict.fromkeys(r.ladder for r in rungs)}
+        save_spectrogram_grid(media["png"], grid, sample_rate)
+    return media
 
 
 def _write_sentinels(folder: Path, clip: torch.Tensor, train: torch.Tensor, sample_rate: int) -> dict[str, Any]:

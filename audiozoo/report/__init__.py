@@ -6,32 +6,39 @@ from pathlib import Path
 
 from audiozoo.plugins import host
 from audiozoo.report.cells import Cell, find_run_dirs, read_cell
+from audiozoo.report.chart import ranking_charts
 from audiozoo.report.page import write_page
-from audiozoo.report.tables import pivot_table, results_table, table_notes
+from audiozoo.report.tables import (
+    pivot_table,
+    results_table,
+    summary_table,
+    table_notes,
+)
 from audiozoo.report.text import write_csv, write_markdown
 
 __all__ = ["build_report"]
 
 
 def build_report(run_dirs: list[Path], out: Path, pivot: str | None = None) -> dict[str, Path]:
-    """Write ``results.csv``, ``results.md`` and ``report.html`` into ``out`` from run directories
-    (or folders of them, such as a bench's); ``pivot`` picks the metric of the model ×
-    representation grid (default: registry.toml's ``[defaults] pivot`` where the cells have it,
-    else the first generation metric). Returns the paths written."""
+    """Write ``results.csv`` (every figure), ``results.md`` and ``report.html`` (the deciding
+    columns, the pivot grid and, per data set, a chart of the pivot: ``pivot-DATA.png``) into
+    ``out`` from run directories (or folders of them, such as a bench's); ``pivot`` picks the
+    metric of the grid and the charts (default: registry.toml's ``[defaults] pivot`` where the
+    cells have it, else the first generation metric). Returns the paths written."""
     cells = [read_cell(path) for path in find_run_dirs(run_dirs)]
-    tables = [results_table(cells)]
     if pivot is None and any(host().defaults.get("pivot") in c.evaluation.metrics for c in cells):
         pivot = host().defaults["pivot"]
-    if (grid := pivot_table(cells, pivot)) is not None:
-        tables.append(grid)
+    grid = pivot_table(cells, pivot)
+    tables = [summary_table(cells, grid and grid.metric), *([grid] if grid else [])]
     out = Path(out)
     written = {"csv": out / "results.csv", "md": out / "results.md", "html": out / "report.html"}
+    charts = ranking_charts(cells, grid.metric, out) if grid else {}
     summary = _summary(cells)
-    write_csv(written["csv"], tables[0])
+    write_csv(written["csv"], results_table(cells))
     notes = table_notes(cells)
-    write_markdown(written["md"], tables, summary, notes)
-    write_page(written["html"], cells, tables, summary, notes)
-    return written
+    write_markdown(written["md"], tables, summary, notes, charts)
+    write_page(written["html"], cells, tables, summary, notes, charts)
+    return {**written, **{f"chart:{data}": path for data, path in charts.items()}}
 
 
 def _summary(cells: list[Cell]) -> str:

@@ -16,7 +16,7 @@ from audiozoo.factory import representation_label
 from audiozoo.runs.evaluation import Evaluation
 from audiozoo.runs.rundir import RunDir
 
-MEDIA_KINDS = ("losses", "samples", "reconstructions", "real", "sentinels", "roundtrip")
+MEDIA_KINDS = ("losses", "samples", "reconstructions", "real", "sentinels", "ladders", "roundtrip")
 """Media keys of evaluation.json, in the order the page shows them."""
 
 

@@ -10,9 +10,10 @@ from html import escape
 from pathlib import Path
 
 from audiozoo.atomic import atomic_file
+from audiozoo.ladders import ladders
 from audiozoo.report.cells import Cell, Media
 from audiozoo.report.embed import audio_uri, image_uri
-from audiozoo.report.tables import Table, fmt, is_number
+from audiozoo.report.tables import Table, fmt, is_number, number
 from audiozoo.sentinels import REAL, sentinels
 
 STYLE = """
@@ -34,6 +35,7 @@ td.best { font-weight: 700; background: #e3f4e6; }
 tr.reference td { font-style: italic; color: #555f70; background: #fafbfc; }
 td.noise-like { color: #9a2b2b; font-weight: 600; } td.copies { color: #9a6a00; font-weight: 600; }
 td.beats-noise { color: #1f6b35; font-weight: 600; }
+td.beats-severe, td.beats-medium, td.beats-mild { color: #0f5a8a; font-weight: 600; }
 tr.failed td { color: #9a2b2b; } td.error { white-space: normal; min-width: 240px; }
 .notes { font-size: 13px; color: #5b6475; padding-left: 18px; }
 section.cell, section.real { background: #fff; border: 1px solid #dde1e8; border-radius: 8px; padding: 4px 20px 16px;
@@ -56,16 +58,21 @@ TITLES = {"losses": "loss curves", "samples": "generated samples",
           "reconstructions": "reconstructions (input → output)", "real": "real test clips",
           "roundtrip": "representation round trip (no model)",
           "sentinels": "sentinels from one held-out clip: " + ", ".join(
-              f"{i} {label}" for i, label in enumerate((REAL, *(s.label for s in sentinels(0)))))}
+              f"{i} {label}" for i, label in enumerate((REAL, *(s.label for s in sentinels(0))))),
+          "ladders": "fidelity ladders from the same clip, row by row (the clip, then mild, medium, severe); clips: "
+                     + ", ".join(f"{i} {rung.label}" for i, rung in enumerate(ladders(3150)))}
 PAIR_LABELS = ("input", "output")
 CELL_MEDIA = ("losses", "samples", "reconstructions")
 """Shown in each cell's section; real clips and round trips are shown once, above the cells."""
 
 
-def write_page(path: Path, cells: list[Cell], tables: list[Table], summary: str, notes: list[str]) -> None:
+def write_page(path: Path, cells: list[Cell], tables: list[Table], summary: str, notes: list[str],
+               charts: dict[str, Path] | None = None) -> None:
     body = [
         "<h1>audiozoo report</h1>", f'<p class="summary">{escape(summary)}</p>', _navigation(cells),
         *(f"<h2>{escape(t.title)}</h2>{html_table(t)}" for t in tables),
+        *(f'<h3>{escape(data)}</h3><img src="{image_uri(chart)}" alt="{escape(data)}: the pivot among real music, '
+          f'ladder rungs and noise" title="{escape(str(chart))}">' for data, chart in (charts or {}).items()),
         '<ul class="notes">' + "".join(f"<li>{escape(n)}</li>" for n in notes) + "</ul>",
         *_real_sections(cells),
         *(_cell_section(i, cell) for i, cell in enumerate(cells)),
@@ -85,7 +92,7 @@ def html_table(table: Table) -> str:
     for i, row in enumerate(table.rows):
         cells = []
         for j, (column, value) in enumerate(zip(table.columns, row.values)):
-            classes = [name for name, on in (("num", is_number(value)), ("best", (i, j) in table.best),
+            classes = [name for name, on in (("num", is_number(number(value))), ("best", (i, j) in table.best),
                                              ("error", column.key == "error")) if on]
             if column.key == "verdict" and value:
                 classes.append(str(value).replace(" ", "-"))  # noise-like, copies, beats-noise: coloured
@@ -109,6 +116,7 @@ def _real_sections(cells: list[Cell]) -> list[str]:
     shown: dict[tuple[str, ...], str] = {}
     for cell in cells:
         for kind, key in (("real", (cell.evaluation.data,)), ("sentinels", (cell.evaluation.data, "sentinels")),
+                          ("ladders", (cell.evaluation.data, "ladders")),
                           ("roundtrip", (cell.evaluation.data, cell.evaluation.repr))):
             if kind in cell.media and key not in shown:
                 shown[key] = _media_block(kind, cell.media[kind])

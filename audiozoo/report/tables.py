@@ -2,7 +2,10 @@
 real-vs-real references, and one metric pivoted into a model × representation grid.
 
 The CSV, Markdown and HTML writers all render these same :class:`Table` objects, so the three
-never disagree on what is best.
+never disagree on what is best. A set figure with a bootstrap interval is a
+:class:`~audiozoo.intervals.Figure` in a table (printed ``value ± half-width``, ranked by its
+value); the full table (results.csv) spells its interval out in ``NAME.low`` / ``NAME.high``
+columns, the summary (results.md, report.html) leads with the columns a reader decides by.
 """
 
 from __future__ import annotations
@@ -13,6 +16,8 @@ from dataclasses import dataclass, field, replace
 from typing import Any, Literal
 
 from audiozoo.errors import unknown
+from audiozoo.intervals import Figure, clears
+from audiozoo.ladders import RUNGS
 from audiozoo.report.cells import Cell
 from audiozoo.runs.evaluation import ROW_KINDS, Evaluation, MetricInfo
 from audiozoo.runs.evaluation import Row as Reference
@@ -24,7 +29,9 @@ REFERENCE = REAL
 
 NOISE_LIKE, COPIES, BEATS_NOISE = "noise-like", "copies", "beats noise"
 """A cell's verdict: it does not beat every noise sentinel on every structure metric; it beats
-them but copies its training clips; it beats them and is no copy."""
+them but copies its training clips; it beats them and is no copy. Beyond that, ``beats severe``,
+``beats medium``, ``beats mild``: it also beats every ladder rung of that strength (and every
+stronger one) on every fidelity metric. Every "beats" is beyond both intervals (:func:`clears`)."""
 
 COPY_LIMIT = 10.0
 """Share (%) of near-copies from which a cell is labelled a copier rather than a generator."""
@@ -41,6 +48,8 @@ class Column:
     """The metric whose real-vs-real reference belongs in this column, if any."""
     label: str | None = None
     """The header people read, when ``key`` reads poorly."""
+    end: str | None = None
+    """``low`` / ``high``: the column holds that end of ``metric``'s interval."""
 
     @property
     def title(self) -> str:
@@ -64,6 +73,8 @@ class Table:
     title: str
     columns: list[Column]
     rows: list[Row]
+    metric: str | None = None
+    """The metric a pivot grid shows."""
     best: set[tuple[int, int]] = field(init=False)
     """(row, column) positions holding the best value of their column among working cells of their data set."""
 
@@ -102,58 +113,131 @@ def references(cells: list[Cell]) -> dict[str, list[Reference]]:
     return {data: sorted(rows.values(), key=lambda r: rank.get(r.kind, len(rank))) for data, rows in out.items()}
 
 
+def beats(name: str) -> str:
+    """The verdict of a cell that beats every rung of strength ``name`` (and the stronger ones)."""
+    return f"beats {name}"
+
+
 def verdict(cell: Cell, rows: list[Reference], info: dict[str, MetricInfo]) -> str | None:
-    """``noise-like`` unless the cell beats every noise sentinel on every structure metric it has;
-    then ``copies`` if a memorisation figure reaches :data:`COPY_LIMIT`, else ``beats noise``.
-    None for a failed cell or one without structure figures."""
-    figures = cell.evaluation.metrics
-    structure = [m for m, i in info.items() if "structure" in i.roles and is_number(figures.get(m))]
+    """``noise-like`` unless the cell beats every noise sentinel on every structure metric it has,
+    beyond the intervals; then ``copies`` if a memorisation figure reaches :data:`COPY_LIMIT`; else
+    the strongest rung strength whose every ladder rung it beats on every fidelity metric
+    (``beats severe``, then ``medium``, then ``mild``), or ``beats noise``. None for a failed cell
+    or one without structure figures."""
+    ev = cell.evaluation
+    def beaten(metrics: list[str], kind: str, rung: str | None = None) -> bool:
+        return all(clears(ev.figure(m), row.figure(m), info[m].higher_is_better)
+                   for m in metrics for row in rows
+                   if row.kind == kind and row.rung == rung and is_number(row.figures.get(m)))
+
+    structure = [m for m, i in info.items() if "structure" in i.roles and is_number(ev.metrics.get(m))]
     if cell.failed or not structure:
         return None
-    for metric in structure:
-        sign = 1 if info[metric].higher_is_better else -1
-        noise = [row.figures[metric] for row in rows if row.kind == "noise" and is_number(row.figures.get(metric))]
-        if any(sign * (figures[metric] - other) <= 0 for other in noise):
-            return NOISE_LIKE
-    copying = [figures[m] for m, i in info.items() if "memorisation" in i.roles and is_number(figures.get(m))]
-    return COPIES if any(v >= COPY_LIMIT for v in copying) else BEATS_NOISE
+    if not beaten(structure, "noise"):
+        return NOISE_LIKE
+    copying = [ev.metrics[m] for m, i in info.items() if "memorisation" in i.roles and is_number(ev.metrics.get(m))]
+    if any(v >= COPY_LIMIT for v in copying):
+        return COPIES
+    fidelity = [m for m, i in info.items() if "fidelity" in i.roles and is_number(ev.metrics.get(m))]
+    found = BEATS_NOISE
+    for rung in reversed(RUNGS):
+        if not fidelity or not any(r.kind == "ladder" and r.rung == rung for r in rows) \
+                or not beaten(fidelity, "ladder", rung):
+            break
+        found = beats(rung)
+    return found
 
 
 def results_table(cells: list[Cell]) -> Table:
-    """One row per cell, then one reference row per data set. Metrics come first, as what a
-    reader compares first; then costs; final losses last and not ranked, since each model family
-    minimises its own objective."""
+    """Every figure: one row per cell, then one reference row per data set (results.csv). Metrics
+    come first, each set figure followed by its interval's ends; then costs; final losses last and
+    not ranked, since each model family minimises its own objective."""
     info_all, calibration = metric_info(cells), references(cells)
+    intervals = {m for c in cells for m in (*c.evaluation.intervals, *(m for r in c.evaluation.rows for m in r.intervals))}
     plain: list[tuple[Column, Callable[[Evaluation], Any]]] = [
         (Column("model"), lambda e: e.model), (Column("repr"), lambda e: e.repr),
         (Column("data"), lambda e: e.data), (Column("status"), lambda e: e.status),
     ]
     for name, info in info_all.items():
         plain.append((Column(name, _direction(info), info.unit, metric=name), lambda e, n=name: e.metrics.get(n)))
+        if name in intervals:
+            plain += [(Column(f"{name}.{end}", unit=info.unit, metric=name, end=end),
+                       lambda e, n=name, end=end: _end(e.figure(n), end)) for end in ("low", "high")]
         if any(name in c.evaluation.ceiling for c in cells):
             ceiling = Column(f"{name}.ceiling", unit=info.unit, label=f"{name} ceiling")
             plain.append((ceiling, lambda e, n=name: e.ceiling.get(n)))
-    plain += [
-        (Column("generation_x_realtime", "higher", label="generation × real time"), lambda e: e.generation_x_realtime),
-        (Column("parameters", "lower"), lambda e: e.parameters),
-        (Column("train_seconds", "lower", "s", label="train time"), lambda e: e.train_seconds),
-        (Column("examples_per_second", "higher", label="examples/s"), lambda e: e.examples_per_second),
-        (Column("peak_memory_mb", "lower", "MB", label="peak memory"), lambda e: e.peak_memory_mb),
-    ]
+    plain += COSTS
     for loss in dict.fromkeys(k for c in cells for k in c.evaluation.losses):
         plain.append((Column(f"final_{loss}", label=f"final {loss}"), lambda e, k=loss: e.losses.get(k)))
-    plain.append((Column("error"), lambda e: "; ".join(filter(None, (e.error, *e.notes))) or None))
+    plain.append((Column("error"), _error))
+    return _with_references("results", cells, plain, info_all, calibration,
+                            lambda ref, col: _end(ref.figure(col.metric), col.end) if col.end else
+                            ref.figures.get(col.metric))
+
+
+def summary_table(cells: list[Cell], pivot: str | None = None) -> Table:
+    """The columns a reader decides by (results.md, report.html): the verdict, the pivot first and
+    then every other distance with its interval (± half-width), copies, and what a cell costs."""
+    info_all, calibration = metric_info(cells), references(cells)
+    deciding = [m for m, i in info_all.items() if i.roles and i.task == "generation"]
+    if pivot in deciding:
+        deciding.remove(pivot)
+        deciding.insert(0, pivot)
+    plain: list[tuple[Column, Callable[[Evaluation], Any]]] = [
+        (Column("model"), lambda e: e.model), (Column("repr"), lambda e: e.repr), (Column("data"), lambda e: e.data),
+        (Column("status"), lambda e: e.status),
+        *((Column(m, _direction(info_all[m]), info_all[m].unit, metric=m), lambda e, m=m: _figure_of(e.metrics, e.figure(m), m))
+          for m in deciding),
+        *(cost for cost in COSTS if cost[0].key in SUMMARY_COSTS),
+        (Column("error"), _error),
+    ]
+    return _with_references("summary (every figure: results.csv)", cells, plain, info_all, calibration,
+                            lambda ref, col: _figure_of(ref.figures, ref.figure(col.metric), col.metric))
+
+
+COSTS: list[tuple[Column, Callable[[Evaluation], Any]]] = [
+    (Column("generation_x_realtime", "higher", label="generation × real time"), lambda e: e.generation_x_realtime),
+    (Column("parameters", "lower"), lambda e: e.parameters),
+    (Column("train_seconds", "lower", "s", label="train time"), lambda e: e.train_seconds),
+    (Column("examples_per_second", "higher", label="examples/s"), lambda e: e.examples_per_second),
+    (Column("peak_memory_mb", "lower", "MB", label="peak memory"), lambda e: e.peak_memory_mb),
+]
+"""What a cell costs; :data:`SUMMARY_COSTS` of them in the summary."""
+SUMMARY_COSTS = ("generation_x_realtime", "train_seconds")
+
+
+def _with_references(title: str, cells: list[Cell], plain: list[tuple[Column, Callable[[Evaluation], Any]]],
+                     info: dict[str, MetricInfo], calibration: dict[str, list[Reference]],
+                     reference_value: Callable[[Reference, Column], Any]) -> Table:
+    """A table of ``plain``'s columns, the run's name first and the verdict after the four names:
+    a row per cell, then the reference rows of each data set (``reference_value`` of each metric column)."""
     columns = [Column("run"), *[col for col, _ in plain[:4]], Column("verdict"), *[col for col, _ in plain[4:]]]
     rows = []
     for c in cells:
         values = [get(c.evaluation) for _, get in plain]
-        rows.append(Row([c.name, *values[:4], verdict(c, calibration.get(c.evaluation.data, []), info_all),
+        rows.append(Row([c.name, *values[:4], verdict(c, calibration.get(c.evaluation.data, []), info),
                          *values[4:]], "failed" if c.failed else "cell", c.evaluation.data))
     for data, references_of_data in calibration.items():
         for ref in references_of_data:
             labels = {"run": ref.label, "data": data}
-            rows.append(Row([labels.get(col.key, ref.figures.get(col.metric)) for col in columns], "reference", data))
-    return Table("results", columns, rows)
+            rows.append(Row([labels.get(col.key, reference_value(ref, col) if col.metric else None)
+                             for col in columns], "reference", data))
+    return Table(title, columns, rows)
+
+
+def _error(ev: Evaluation) -> str | None:
+    return "; ".join(filter(None, (ev.error, *ev.notes))) or None
+
+
+def _end(figure: Figure, end: str) -> float | None:
+    return getattr(figure, end) if figure.has_interval else None
+
+
+def _figure_of(values: dict[str, float], figure: Figure, metric: str) -> Figure | float | None:
+    """What a summary cell holds: the figure with its interval, its bare value, or nothing (not measured)."""
+    if metric not in values:
+        return None
+    return figure if figure.has_interval else values[metric]
 
 
 def pivot_table(cells: list[Cell], metric: str | None = None) -> Table | None:
@@ -174,7 +258,8 @@ def pivot_table(cells: list[Cell], metric: str | None = None) -> Table | None:
     ceilings: dict[str, dict[str, Any]] = {}
     for cell in cells:
         ev = cell.evaluation
-        grid.setdefault((ev.model, ev.data), {})[ev.repr] = ev.status if cell.failed else ev.metrics.get(metric)
+        grid.setdefault((ev.model, ev.data), {})[ev.repr] = (
+            ev.status if cell.failed else _figure_of(ev.metrics, ev.figure(metric), metric))
         if metric in ev.ceiling:
             ceilings.setdefault(ev.data, {}).setdefault(ev.repr, ev.ceiling[metric])
     columns = [Column("model"), Column("data"), *[Column(r, better, unit) for r in reprs]]
@@ -182,8 +267,9 @@ def pivot_table(cells: list[Cell], metric: str | None = None) -> Table | None:
     for data, references_of_data in references(cells).items():
         for ref in references_of_data:
             if metric in ref.figures and ref.kind != "ceiling":
-                rows.append(Row([ref.label, data, *[ref.figures[metric]] * len(reprs)], "reference", data))
-        by_repr = {ref.repr: ref.figures[metric] for ref in references_of_data
+                value = _figure_of(ref.figures, ref.figure(metric), metric)
+                rows.append(Row([ref.label, data, *[value] * len(reprs)], "reference", data))
+        by_repr = {ref.repr: _figure_of(ref.figures, ref.figure(metric), metric) for ref in references_of_data
                    if ref.kind == "ceiling" and metric in ref.figures}
         if ceiled := {r: by_repr[r] for r in reprs if r in by_repr}:
             rows.append(Row(["ceiling (representation round trip)", data, *(ceiled.get(r) for r in reprs)],
@@ -191,7 +277,7 @@ def pivot_table(cells: list[Cell], metric: str | None = None) -> Table | None:
     for data, by_repr in ceilings.items():
         rows.append(Row(["ceiling (representation round trip)", data, *(by_repr.get(r) for r in reprs)],
                         "reference", data))
-    return Table(f"{metric}: model × representation", columns, rows)
+    return Table(f"{metric}: model × representation", columns, rows, metric)
 
 
 def _direction(info: MetricInfo) -> Better:
@@ -206,13 +292,18 @@ def _best(columns: list[Column], rows: list[Row]) -> set[tuple[int, int]]:
         if col.better is None:
             continue
         for group in {r.group for r in rows}:
-            found = [(i, r.values[j]) for i, r in enumerate(rows)
-                     if r.kind == "cell" and r.group == group and is_number(r.values[j])]
+            found = [(i, number(r.values[j])) for i, r in enumerate(rows)
+                     if r.kind == "cell" and r.group == group and is_number(number(r.values[j]))]
             if len(found) < 2:
                 continue
             top = (max if col.better == "higher" else min)(v for _, v in found)
             best.update((i, j) for i, v in found if v == top)
     return best
+
+
+def number(value: Any) -> Any:
+    """A figure's value (its interval aside); anything else as it is."""
+    return value.value if isinstance(value, Figure) else value
 
 
 def is_number(value: Any) -> bool:
@@ -223,6 +314,8 @@ def fmt(value: Any) -> str:
     """A figure for people: 3 significant digits, counts as 123k / 1.23M, blank for missing, n/a for not computable."""
     if value is None:
         return ""
+    if isinstance(value, Figure):
+        return f"{fmt(value.value)} ± {fmt(value.half_width)}" if value.has_interval else fmt(value.value)
     if isinstance(value, float) and math.isnan(value):
         return "n/a"
     if not is_number(value):
@@ -249,18 +342,23 @@ def table_notes(cells: list[Cell]) -> list[str]:
 
 
 NOTES = (
-    "Bold: the best value of its column among the working cells of the same data set "
-    "(↑ higher is better, ↓ lower is better); final losses are not ranked, each model family minimises its own.",
-    f"{REFERENCE}: each generation metric between two disjoint splits of real music, "
-    "the value a perfect generator would reach.",
-    "noise / degraded / copies rows: sentinels made from the same held-out clips, scored like samples "
-    "(docs/metrics.md): a figure is read between real music and noise built to fool the metric.",
-    "ceiling rows of generation metrics: the representation's own round trip of held-out clips, scored as samples: "
-    "what a perfect model on that representation reaches.",
-    f"verdict: {NOISE_LIKE} when a cell does not beat every noise sentinel on every structure metric, "
-    f"whatever its other figures; {COPIES} when it beats them but at least {COPY_LIMIT:g} % of its samples "
-    f"are near-copies of training clips; {BEATS_NOISE} otherwise.",
-    "ceiling: the representation's own round trip (encode → decode, no model) on the same test clips, "
-    "the best any model on that representation can reconstruct.",
+    ("Bold: the best value of its column among the working cells of the same data set "
+     "(↑ higher is better, ↓ lower is better); final losses are not ranked, each model family minimises its own."),
+    (f"{REFERENCE}: each generation metric between two disjoint splits of real music, "
+     "the value a perfect generator would reach; its ± is the null: how far two sets of real music differ."),
+    ("± : half the 90 % bootstrap interval of a set figure (clips drawn again with replacement, docs/metrics.md); "
+     "results.csv holds both ends (NAME.low, NAME.high)."),
+    ("noise / ladder / degraded / copies rows: sentinels made from the same held-out clips, scored like samples "
+     "(docs/metrics.md): a figure is read between real music, its graded degradations (ladder rungs: mild, "
+     "medium, severe) and noise built to fool the metric."),
+    ("ceiling rows of generation metrics: the representation's own round trip of held-out clips, scored as samples: "
+     "what a perfect model on that representation reaches."),
+    (f"verdict, each beyond both intervals: {NOISE_LIKE} when a cell does not beat every noise sentinel on every "
+     f"structure metric, whatever its other figures; {COPIES} when it beats them but at least {COPY_LIMIT:g} % of "
+     f"its samples are near-copies of training clips; {beats('severe')} / {beats('medium')} / {beats('mild')} "
+     f"when it also beats every ladder rung of that strength (and the stronger ones) on every fidelity metric; "
+     f"{BEATS_NOISE} otherwise."),
+    ("ceiling: the representation's own round trip (encode → decode, no model) on the same test clips, "
+     "the best any model on that representation can reconstruct."),
 )
 """How to read the tables, printed under them in every format."""

@@ -9,8 +9,9 @@ from __future__ import annotations
 
 import csv
 from pathlib import Path
+
 from audiozoo.atomic import atomic_file
-from audiozoo.report.tables import Table, fmt, is_number
+from audiozoo.report.tables import Table, fmt, is_number, number
 
 
 def write_csv(path: Path, table: Table) -> None:
@@ -22,9 +23,12 @@ def write_csv(path: Path, table: Table) -> None:
             writer.writerow([*("" if v is None else v for v in row.values), best])
 
 
-def write_markdown(path: Path, tables: list[Table], summary: str, notes: list[str]) -> None:
+def write_markdown(path: Path, tables: list[Table], summary: str, notes: list[str],
+                   charts: dict[str, Path] | None = None) -> None:
+    """The tables, then each data set's chart of the pivot (a PNG beside the file)."""
     parts = ["# audiozoo report", summary]
     parts += [f"## {table.title}\n\n{markdown_table(table)}" for table in tables]
+    parts += [f"![{data}]({chart.relative_to(path.parent).as_posix()})" for data, chart in (charts or {}).items()]
     parts += ["\n".join(f"- {note}" for note in notes)]
     with atomic_file(path) as tmp:
         tmp.write_text("\n\n".join(parts) + "\n")
@@ -32,7 +36,7 @@ def write_markdown(path: Path, tables: list[Table], summary: str, notes: list[st
 
 def markdown_table(table: Table) -> str:
     """A pipe table: numbers right-aligned, the best in bold, reference rows in italics."""
-    numeric = [any(is_number(r.values[j]) for r in table.rows) for j in range(len(table.columns))]
+    numeric = [any(is_number(number(r.values[j])) for r in table.rows) for j in range(len(table.columns))]
     lines = ["| " + " | ".join(_cell(c.title) for c in table.columns) + " |",
              "|" + "".join(" ---: |" if n else " --- |" for n in numeric)]
     for i, row in enumerate(table.rows):

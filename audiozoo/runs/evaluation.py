@@ -2,14 +2,16 @@
 
 :class:`Evaluation` is its schema, with a version. Beside a cell's own figures it carries the
 **rows** every figure is read against — real held-out music, the sentinels, the representation's
-ceiling — each a :class:`Row` keyed by ``(kind, label)``: the kind says what a row is (the
-report's verdicts read it), the label is only shown. Paths of media are stored relative to the
-cell (a bench folder may move) and held absolute in memory.
+ceiling, the fidelity ladders' rungs — each a :class:`Row` keyed by ``(kind, label)``: the kind
+says what a row is (the report's verdicts read it), the label is only shown. Set figures carry
+their bootstrap interval (``intervals``: metric → ``[low, high]``, :mod:`audiozoo.intervals`).
+Paths of media are stored relative to the cell (a bench folder may move) and held absolute in memory.
 """
 
 from __future__ import annotations
 
 import json
+import math
 import os
 from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
@@ -17,12 +19,14 @@ from typing import Any, Literal
 
 from audiozoo.atomic import atomic_file
 from audiozoo.errors import AudiozooError
+from audiozoo.intervals import Figure
 
-VERSION = 1
-"""Raised when the schema changes; files without one are from before it had one (read as such)."""
+VERSION = 2
+"""Raised when the schema changes (2: intervals, ladder rows); files without one are from before
+it had one (read as such)."""
 
-RowKind = Literal["real", "noise", "degraded", "copies", "ceiling"]
-ROW_KINDS: tuple[str, ...] = ("real", "noise", "degraded", "copies", "ceiling")
+RowKind = Literal["real", "noise", "ladder", "degraded", "copies", "ceiling"]
+ROW_KINDS: tuple[str, ...] = ("real", "noise", "ladder", "degraded", "copies", "ceiling")
 """Every kind of row, in the order the tables show them."""
 
 
@@ -55,10 +59,23 @@ class Row:
     label: str
     figures: dict[str, float]
     repr: str | None = None  # a ceiling row's representation (its label names it for people only)
+    intervals: dict[str, tuple[float, float]] = field(default_factory=dict)
+    ladder: str | None = None  # a ladder row's ladder and rung (mild, medium, severe)
+    rung: str | None = None
 
     @property
     def key(self) -> tuple[str, str]:
         return self.kind, self.label
+
+    def figure(self, metric: str) -> Figure:
+        return _figure(self.figures, self.intervals, metric)
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> Row:
+        known = {f.name for f in fields(cls)}
+        row = {k: v for k, v in data.items() if k in known}
+        row["intervals"] = _intervals(data)
+        return cls(**row)
 
 
 @dataclass
@@ -81,6 +98,7 @@ class Evaluation:
     losses: dict[str, float] = field(default_factory=dict)
     sample: dict[str, Any] = field(default_factory=dict)  # the sampling options the samples were made with
     metrics: dict[str, float] = field(default_factory=dict)
+    intervals: dict[str, tuple[float, float]] = field(default_factory=dict)  # metric → bootstrap [low, high]
     ceiling: dict[str, float] = field(default_factory=dict)  # reconstruction metrics of the representation's round trip
     rows: list[Row] = field(default_factory=list)
     metric_info: dict[str, MetricInfo] = field(default_factory=dict)
@@ -93,6 +111,10 @@ class Evaluation:
     def failed(self) -> bool:
         return self.status != "done"
 
+    def figure(self, metric: str) -> Figure:
+        """The cell's figure of ``metric`` with its interval (NaN where it has none)."""
+        return _figure(self.metrics, self.intervals, metric)
+
     def row(self, kind: str) -> Row | None:
         """The first row of ``kind`` (``real``: the real-vs-real reference)."""
         return next((r for r in self.rows if r.kind == kind), None)
@@ -100,7 +122,7 @@ class Evaluation:
     def to_json(self, cell_dir: Path) -> str:
         data = asdict(self)
         data["media"] = _paths(self.media, lambda p: Path(os.path.relpath(p, cell_dir)).as_posix())
-        data["rows"] = [{k: v for k, v in asdict(r).items() if v is not None} for r in self.rows]
+        data["rows"] = [{k: v for k, v in asdict(r).items() if v not in (None, {})} for r in self.rows]
         return json.dumps(data, indent=1)
 
     @classmethod
@@ -113,7 +135,8 @@ class Evaluation:
             raise ValueError(f"written by a newer audiozoo (evaluation version {version}; this one reads {VERSION})")
         known = {f.name for f in fields(cls)}
         values = {k: v for k, v in data.items() if k in known and v is not None}
-        values["rows"] = [Row(**r) for r in data.get("rows", [])] if version else _legacy_rows(data)
+        values["rows"] = [Row.from_json(r) for r in data.get("rows", [])] if version else _legacy_rows(data)
+        values["intervals"] = _intervals(data)
         values["metric_info"] = {k: MetricInfo.from_json(v) for k, v in (data.get("metric_info") or {}).items()}
         for key in ("losses", "metrics", "ceiling"):
             values[key] = {k: v for k, v in (data.get(key) or {}).items() if v is not None}
@@ -136,6 +159,15 @@ class Evaluation:
             return None
         except (ValueError, TypeError, UnicodeDecodeError) as err:
             raise AudiozooError(f"cannot read {path}: {err}") from None
+
+
+def _intervals(data: dict[str, Any]) -> dict[str, tuple[float, float]]:
+    return {k: (float(v[0]), float(v[1])) for k, v in (data.get("intervals") or {}).items()}
+
+
+def _figure(figures: dict[str, float], intervals: dict[str, tuple[float, float]], metric: str) -> Figure:
+    value = figures.get(metric)
+    return Figure(math.nan if value is None else value, *intervals.get(metric, (math.nan, math.nan)))
 
 
 def _paths(media: Any, convert: Any) -> Any:
