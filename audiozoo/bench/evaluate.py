@@ -143,9 +143,12 @@ def evaluate(run: Run, data: PreparedData, metrics: list[Metric], sentinel_media
     metrics = [m for m in metrics if not m.unavailable_reason()]
     roundtrip = _batched(lambda w: rep.decode(rep.encode(w.to(device)), length=w.shape[1]).cpu(), test)
     rebuilt = _batched(run.reconstruct, test) if model.can_reconstruct else None
+    # set figures on the bench's device: the held-out, training and sampled clips go there once
+    judged = {name: clips.to(device) for name, clips in
+              (("reference", reference), ("stand_in", stand_in), ("train", train), ("samples", samples))}
     for metric in metrics:
         if metric.task == "generation":
-            figure = store.measure(metric, reference, samples, train)
+            figure = store.measure(metric, judged["reference"], judged["samples"], judged["train"])
             scores[metric.name] = figure.value
             if figure.has_interval:
                 intervals[metric.name] = (figure.low, figure.high)
@@ -157,7 +160,8 @@ def evaluate(run: Run, data: PreparedData, metrics: list[Metric], sentinel_media
             ceiling[metric.name] = _mean_of_measured(f"{metric.name} ceiling", _batched(metric, test, roundtrip), notes)
     settings = run.settings
     label = settings.repr_label
-    rows = calibration_rows(cache, metrics, label, reference, stand_in, train, roundtrip[len(reference):], store)
+    rows = calibration_rows(cache, metrics, label, judged["reference"], judged["stand_in"], judged["train"],
+                            roundtrip[len(reference):].to(device), store)
 
     examples = run.progress.epoch * len(train_idx) + min(run.progress.batch * settings.run.batch_size, len(train_idx))
     folder = run.dir.evaluation_media
