@@ -22,12 +22,19 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from functools import cached_property, lru_cache
 
+import numpy as np
+import soxr
 import torch
 import torch.nn.functional as F
 
 from audiozoo import dsp, hookimpl
 from audiozoo.metric import FeatureSetMetric
 from audiozoo.spectra import N_FFT, N_MELS, loudness_normalised, per_clips
+
+ANALYSIS_RATE = 3150
+"""The rate every cue is measured at: their windows, lags and spreads (:attr:`Cue.spread`) are
+set for it, so clips at another rate are resampled to it first (their content above 1575 Hz is
+not heard: the fidelity of a 22 050 Hz set is that of its lowest 1575 Hz)."""
 
 HOP = N_FFT // 4
 """163 ms windows every 41 ms at 3150 Hz: one frame is one observation."""
@@ -259,10 +266,20 @@ def _features_of(clips: torch.Tensor, sample_rate: int) -> torch.Tensor:
     return features
 
 
+def at_analysis_rate(clips: torch.Tensor, sample_rate: int) -> torch.Tensor:
+    """``clips`` resampled to :data:`ANALYSIS_RATE` (soxr HQ, which makes the prepared clips too)."""
+    if sample_rate == ANALYSIS_RATE:
+        return clips.to(torch.float32)
+    wave = soxr.resample(clips.detach().to(torch.float32).cpu().numpy().T, sample_rate, ANALYSIS_RATE, quality="HQ")
+    return torch.from_numpy(np.ascontiguousarray(wave.T)).to(clips.device)
+
+
 @per_clips
 def fidelity_features(sample_rate: int, clips: torch.Tensor) -> torch.Tensor:
-    """``[N, T]`` → ``[N, frames, len(CUES)]`` float64 (columns :data:`FEATURES`), NaN on quiet frames."""
-    return torch.cat([_features_of(chunk, sample_rate) for chunk in clips.to(torch.float32).split(CHUNK)])
+    """``[N, T]`` at ``sample_rate`` → ``[N, frames, len(CUES)]`` float64 (columns :data:`FEATURES`), NaN on
+    quiet frames, measured at :data:`ANALYSIS_RATE` whatever the clips' rate."""
+    clips = at_analysis_rate(clips, sample_rate)
+    return torch.cat([_features_of(chunk, ANALYSIS_RATE) for chunk in clips.split(CHUNK)])
 
 
 def _pair_sum(values: torch.Tensor, weights: torch.Tensor) -> torch.Tensor:
@@ -303,12 +320,17 @@ def energy_distances(ref: torch.Tensor, est: torch.Tensor) -> torch.Tensor:
     return 2 * cross - x_apart / x_pairs.clamp_min(1.0) - y_apart / y_pairs.clamp_min(1.0)
 
 
-def cue_deviations(ref: torch.Tensor, est: torch.Tensor) -> torch.Tensor:
-    """``[D]``: each cue's energy distance, on frames standardised by the reference's, in units of its :attr:`Cue.spread`."""
+def cue_distances(ref: torch.Tensor, est: torch.Tensor) -> torch.Tensor:
+    """``[D]``: each cue's energy distance, on frames standardised by the reference's."""
     frames = ref.flatten(0, 1)
     mean = frames.nanmean(0)
     spread = (frames - mean).square().nanmean(0).sqrt().clamp_min(1e-9)
-    distances = energy_distances((ref - mean) / spread, (est - mean) / spread)
+    return energy_distances((ref - mean) / spread, (est - mean) / spread)
+
+
+def cue_deviations(ref: torch.Tensor, est: torch.Tensor) -> torch.Tensor:
+    """``[D]``: each cue's energy distance (:func:`cue_distances`) in units of its :attr:`Cue.spread`."""
+    distances = cue_distances(ref, est)
     return distances / torch.tensor([cue.spread for cue in CUES], dtype=distances.dtype, device=distances.device)
 
 
@@ -317,10 +339,7 @@ class Fidelity(FeatureSetMetric):
 
     name = "fidelity"
     higher_is_better = False
-    distance = True
-    fidelity = True
-    """A figure that grades music-like samples (tools/ladder_table.py's ladder test); the core's
-    kinds will declare it."""
+    roles = frozenset({"distance", "fidelity"})
 
     def features(self, clips: torch.Tensor) -> torch.Tensor:
         return fidelity_features(self.config.sample_rate, clips)

@@ -1,6 +1,6 @@
 """The ladders degrade real music deterministically and by grade; the fidelity metric ranks them.
 
-The full ladder test (every metric, many file-disjoint splits, intervals, both data sets) is
+The full ladder test (every metric, many file-disjoint splits, both data sets) is
 ``tools/ladder_table.py``; its tables are in docs/metrics.md. These checks run in seconds on a
 few clips of the embedded data (the ``music`` fixture: four pieces; the first 7 s of each are
 degraded, the last 7 s are the reference, so the sets differ by the degradation, not the pieces).
@@ -14,7 +14,6 @@ import pytest
 import torch
 
 from audiozoo import dsp
-from audiozoo.intervals import bootstrap
 from audiozoo.ladders import RUNGS, ladders, make_rung, piece_gates, wobble
 from audiozoo_plugins.fidelity_metrics import FEATURES, Fidelity, fidelity_features
 from conftest import SAMPLE_RATE
@@ -102,12 +101,3 @@ def test_fidelity_ranks_real_before_mild_before_severe(ladder, reference, clips,
     mild, severe = (rungs[r.label] for r in (LADDERS[ladder][0], LADDERS[ladder][2]))
     values = [float(metric(reference, e)) for e in (clips, mild, severe)]
     assert values[0] < values[1] < values[2], values
-
-
-def test_bootstrap_gives_the_figure_an_interval_and_is_seeded(reference, rungs):
-    metric, blurred = Fidelity(), rungs["ladder: blur (severe)"]
-    ref, est = metric.features(reference), metric.features(blurred)
-    value, low, high = bootstrap(metric.between, ref, est, n=20)
-    assert value == pytest.approx(float(metric(reference, blurred))) and low < high
-    assert bootstrap(metric.between, ref, est, n=20) == (value, low, high)
-    assert bootstrap(metric.between, ref, est, n=20, seed=1) != (value, low, high)
