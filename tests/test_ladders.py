@@ -11,10 +11,12 @@ from __future__ import annotations
 import math
 
 import pytest
+import soxr
 import torch
 
 from audiozoo import dsp
 from audiozoo.ladders import RUNGS, ladders, make_rung, piece_gates, wobble
+from audiozoo.metric import MetricConfig
 from audiozoo_plugins.fidelity_metrics import FEATURES, Fidelity, fidelity_features
 from conftest import SAMPLE_RATE
 
@@ -101,3 +103,16 @@ def test_fidelity_ranks_real_before_mild_before_severe(ladder, reference, clips,
     mild, severe = (rungs[r.label] for r in (LADDERS[ladder][0], LADDERS[ladder][2]))
     values = [float(metric(reference, e)) for e in (clips, mild, severe)]
     assert values[0] < values[1] < values[2], values
+
+
+def test_fidelity_measures_clips_of_any_rate_at_its_own(reference, clips, rungs):
+    """Clips at 8 kHz are resampled to the 3150 Hz the cues are set for: the same ranking, and a
+    severe rung's figure near the one at 3150 Hz (the round trip only trims the band's top edge)."""
+    def at_8k(wave: torch.Tensor) -> torch.Tensor:
+        return torch.from_numpy(soxr.resample(wave.numpy().T, SAMPLE_RATE, 8000, quality="HQ").T.copy())
+
+    metric, at_8k_metric = Fidelity(), Fidelity(MetricConfig(sample_rate=8000))
+    blurred, chopped = rungs["ladder: blur (severe)"], rungs["ladder: chop (severe)"]
+    values = [float(at_8k_metric(at_8k(reference), at_8k(e))) for e in (clips, chopped, blurred)]
+    assert values[0] < values[1] < values[2], values
+    assert values[2] == pytest.approx(float(metric(reference, blurred)), rel=0.25)
