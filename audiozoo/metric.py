@@ -17,13 +17,17 @@ Task = Literal["reconstruction", "generation"]
 """How a metric is called and what it compares: said by the base class a metric subclasses
 (:class:`ReconstructionMetric`, :class:`GenerationMetric`), never by the metric itself."""
 
-Role = Literal["distance", "structure", "memorisation"]
+Role = Literal["distance", "structure", "memorisation", "fidelity"]
 ROLES: dict[str, str] = {
     "distance": "a distance from the samples to real music (higher_is_better False): on real music it must rank "
                 "held-out real clips best and every noise sentinel clearly below every degraded one "
                 "(tests/test_metrics.py checks each registered distance); only a distance can be a table's pivot",
     "structure": "hears musical structure (partials, their stability and change): a cell that does not beat "
                  "every noise sentinel on each of these is labelled noise-like",
+    "fidelity": "grades music-like samples (how close almost-right music comes to real music), held to the "
+                "ladder test (tools/ladder_table.py): real first, each ladder ordered mild < medium < severe, "
+                "every medium and severe rung 3 real-vs-real sds from real, every noise sentinel beyond every "
+                "medium rung; the pivot is a fidelity metric that passes",
     "memorisation": "the share (%) of samples that copy training clips: a cell where it reaches 10 % is "
                     "labelled a copier, however music-like its samples",
 }
