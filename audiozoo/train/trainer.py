@@ -8,10 +8,10 @@ from collections.abc import Callable
 from typing import Any
 
 import torch
-from tqdm import tqdm
 
 from audiozoo.errors import AudiozooError
 from audiozoo.faults import fault_point
+from audiozoo.progress_bar import progress_bar
 from audiozoo.runs.progress import Progress
 from audiozoo.settings import TrainConfig
 from audiozoo.train import distributed
@@ -75,7 +75,7 @@ def train(
     per_epoch = steps_per_epoch(len(data), config)
     # Under a time budget the epoch count is only a cap, so the bar counts steps against the clock.
     timed = bool(config.max_seconds)
-    bar = tqdm(total=None if timed else config.epochs * per_epoch, initial=progress.step, unit="step",
+    bar = progress_bar(total=None if timed else config.epochs * per_epoch, initial=progress.step, unit="step",
                desc=f"{model.name} ({config.max_seconds:g} s budget)" if timed else model.name,
                disable=not show_progress or distributed.rank() > 0, dynamic_ncols=True)
     started, offset = time.perf_counter(), progress.seconds
@@ -113,6 +113,7 @@ def train(
             progress.batch = 0
         return progress
     except KeyboardInterrupt:
+        bar.close()  # the bar's line ends before anything else is said
         checkpoint(progress)
         raise TrainingInterrupted() from None
     finally:
