@@ -30,7 +30,7 @@ MATH = 0
 class Footprint(TorchDispatchMode):
     """``with Footprint() as f: ...`` → what the block's tensors cost (tensors made before it do not count).
 
-    ``peak``: the most tensor bytes held at once; ``work``: the bytes every operation wrote, a
+    ``peak``: the most tensor bytes held at once; ``work``: the bytes of every new tensor, a
     measure of cost that grows with time. Attention's hidden scores are apart, as they grow with
     the square of the length: ``scores``, the most one call held; ``score_work``, all calls' together.
     """
@@ -53,9 +53,9 @@ class Footprint(TorchDispatchMode):
 
     def _hold(self, storage: torch.UntypedStorage) -> None:
         key, size = storage.data_ptr(), storage.nbytes()
-        self.work += size
-        if size == 0 or key in self._held:  # a view of a tensor already counted
+        if size == 0 or key in self._held:  # a view, or an in-place result, of a tensor already counted
             return
+        self.work += size
         self._held[key] = size
         self.live += size
         self.peak = max(self.peak, self.live)

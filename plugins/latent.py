@@ -17,7 +17,13 @@ from pathlib import Path
 
 import torch
 
-from audiozoo import AudiozooError, Representation, RepresentationConfig, hookimpl, load_run
+from audiozoo import (
+    AudiozooError,
+    Representation,
+    RepresentationConfig,
+    hookimpl,
+    load_run,
+)
 from audiozoo.runs.rundir import RunDir
 from audiozoo.runs.trained import Run
 

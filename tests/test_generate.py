@@ -9,13 +9,13 @@ import pytest
 import soundfile as sf
 import torch
 from click.testing import CliRunner
+from conftest import write_music
 
 from audiozoo.cli import cli
 from audiozoo.runs import sampling
 from audiozoo.runs.sampling import plan
 from audiozoo.runs.trained import Run, load_run
 from audiozoo.train.run import run
-from conftest import write_music
 
 
 @pytest.fixture(scope="module")

@@ -102,8 +102,8 @@ def train(
                 if progress.step % config.log_every == 0:
                     log({"step": progress.step, "epoch": progress.epoch, **losses, "lr": lr,
                          "seconds": round(progress.seconds, 3)})
-                bar.update()
-                bar.set_postfix(epoch=progress.epoch + 1, **{k: f"{v:.4g}" for k, v in losses.items()})
+                bar.set_postfix(epoch=progress.epoch + 1, **{k: f"{v:.4g}" for k, v in losses.items()}, refresh=False)
+                bar.update()  # redraws at most every mininterval (a refreshing postfix would at every step)
                 fault_point("after-step")
                 if config.valid_every and progress.step % config.valid_every == 0:
                     validate(progress)
