@@ -46,6 +46,18 @@ def window_at(samples: int, sample_rate: int) -> int:
     return 4 * round(samples * sample_rate / (4 * REFERENCE_RATE))
 
 
+N_MELS = 64
+"""Default mel bands at :data:`REFERENCE_RATE` (over 0 – 1575 Hz); at another rate, bands as wide
+on the mel scale up to its Nyquist (:func:`mel_bands_at`)."""
+
+
+def mel_bands_at(n_mels: int, sample_rate: int) -> int:
+    """``n_mels`` bands over 0 Hz to :data:`REFERENCE_RATE`'s Nyquist, as many bands of that mel
+    width up to ``sample_rate``'s Nyquist (Slaney's scale): 64 at 3150 Hz, 148 at 22 050 Hz. Fewer
+    would widen the bands where the partials lie, and the round trip would lose them."""
+    return round(n_mels * float(librosa.hz_to_mel(sample_rate / 2)) / float(librosa.hz_to_mel(REFERENCE_RATE / 2)))
+
+
 def resample(clips: torch.Tensor, sample_rate: int, to_rate: int) -> torch.Tensor:
     """``[B, T]`` at ``sample_rate`` → at ``to_rate`` (soxr HQ, the resampler that decodes audio
     files), on the clips' device; the clips themselves when the rates are equal."""

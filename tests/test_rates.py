@@ -35,6 +35,12 @@ def test_window_and_hop_are_the_reports_at_3150_and_as_long_in_time_at_any_rate(
     assert get_representation(name, sample_rate=rate, n_fft=8192).config.hop_length == hop  # each default on its own
 
 
+@pytest.mark.parametrize(("rate", "bands"), [(3150, 64), (16000, 134), (22050, 148), (44100, 178), (48000, 181)])
+def test_mel_bands_keep_their_width_on_the_mel_scale(rate, bands):
+    assert get_representation("mel", sample_rate=rate).config.n_mels == bands
+    assert get_representation("mfcc", sample_rate=rate, fmax=1000.0).config.n_mels == bands  # the rate's, whatever the band
+
+
 def test_a_hop_too_long_for_a_given_window_names_its_default():
     with pytest.raises(AudiozooError, match=r"got 650 \(the default, 40.6 ms at 16000 Hz\)"):
         get_representation("mel", sample_rate=16000, n_fft=512)
