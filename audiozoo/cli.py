@@ -18,6 +18,8 @@ from audiozoo.errors import AudiozooError, unknown
 from audiozoo.overrides import parse_overrides, split_namespaces
 
 SEED_LIMIT = 2**32
+INTERRUPTED = 130
+"""Exit code after Ctrl-C (the shell's 128 + SIGINT)."""
 
 
 class UserError(click.ClickException):
@@ -203,7 +205,7 @@ def run_command(args: tuple[str, ...]) -> None:
     try:
         result = run(resume=resume, **overrides)
     except TrainingInterrupted as err:
-        raise click.ClickException(f"interrupted: checkpoint saved; continue with audiozoo run resume={err.path}") from None
+        _interrupted(f"interrupted: checkpoint saved; continue with audiozoo run resume={err.path}")
     if not result.files:  # a torchrun rank other than 0: rank 0 reports
         return
     click.echo(f"run finished: {result.path}  ({result.progress.step} steps, {result.progress.seconds:.0f} s)")
@@ -216,48 +218,92 @@ def run_command(args: tuple[str, ...]) -> None:
 @click.argument("run_dir", type=click.Path(file_okay=False))
 @click.argument("args", nargs=-1)
 def generate(run_dir: str, args: tuple[str, ...]) -> None:
-    """Generate audio from a trained run: RUN_DIR [n=8] [seed=0] [seconds=S] [sample.KEY=VALUE ...] [out=DIR].
+    """Generate audio from a trained run: RUN_DIR [n=8] [seed=0] [seconds=S] [sample.KEY=VALUE ...] [out=DIR] [overwrite=false].
 
-    WAV files and a spectrogram PNG. seconds= asks for another length (fully convolutional
+    WAV files and a spectrogram PNG of the first clips, written batch by batch as they are made
+    (Ctrl-C keeps every clip written). seconds= asks for another length (fully convolutional
     models only); sample.KEY= sets the model's sampling options (audiozoo list models --settings).
+    A short probe first says how long it will take, and refuses a length that cannot fit in memory.
     """
     options = {k.removeprefix("sample."): v for k, v in parse_overrides(args).items() if k.startswith("sample.")}
-    plain = _options(tuple(a for a in args if not a.startswith("sample.")),
-                     {"n": 8, "seed": 0, "seconds": 0.0, "out": f"{run_dir}/generated"})
+    plain_args = tuple(a for a in args if not a.startswith("sample."))
+    plain = _options(plain_args, {"n": 8, "seed": 0, "seconds": 0.0, "out": f"{run_dir}/generated", "overwrite": False})
     if not 1 <= plain["n"] <= 10_000:
         raise AudiozooError(f"n must be a number of clips from 1 to 10000, got {plain['n']}")
     if not 0 <= plain["seed"] < SEED_LIMIT:
         raise AudiozooError(f"seed must be in [0, 2**32), got {plain['seed']}")
-    if plain["seconds"] < 0:
-        raise AudiozooError(f"seconds must be positive, got {plain['seconds']:g}")
+    seconds = _seconds(plain_args, plain["seconds"])
     out = _folder(plain["out"])
+    from audiozoo.atomic import ensure_writable
+    from audiozoo.runs.rundir import RunDir, sample_files
+
+    RunDir(Path(run_dir)).read_tables()  # no run there: said before any folder is made
+    earlier = sorted(out.glob("sample_*.wav")) if out.is_dir() else []
+    if earlier and not plain["overwrite"]:
+        raise AudiozooError(f"out={out} holds {len(earlier)} clips already (sample_*.wav); add overwrite=true "
+                            "to replace them, or give another out=DIR")
+    from audiozoo.progress_bar import progress_bar
     from audiozoo.runs.outputs import write_samples
+    from audiozoo.runs.sampling import plan
     from audiozoo.runs.trained import load_run
 
     loaded = load_run(run_dir)
     loaded.sample_options(**options)  # a wrong option stops here, before any work
-    seconds = plain["seconds"] or None
     loaded.length(seconds)
-    click.echo(f"generating {plain['n']} clips with {loaded.model.name} on {loaded.representation.name}", err=True)
-    paths = write_samples(out, loaded, plain["n"], plain["seed"], seconds, **options)
+    chosen = plan(loaded, plain["n"], seconds, **options)
+    ensure_writable(out, "the output folder", "choose another with out=DIR")
+    length = seconds or loaded.segment_samples / loaded.representation.sample_rate
+    clips = f"{plain['n']} clip{'s' if plain['n'] > 1 else ''}"
+    click.echo(f"generating {clips} of {length:g} s with {loaded.model.name} on {loaded.representation.name}, "
+               f"{chosen.describe()}", err=True)
+    for path in [*earlier, sample_files(out, 0)[1]] if plain["overwrite"] else []:
+        path.unlink(missing_ok=True)  # one generation per folder: no old clip left among the new
+    written: list[Path] = []
+    bar = progress_bar(total=plain["n"], unit="clip", desc="generating", dynamic_ncols=True)
+
+    def batch_done(paths: list[Path]) -> None:
+        written.extend(paths)
+        bar.update(len(paths))
+
+    try:
+        paths = write_samples(out, loaded, plain["n"], plain["seed"], seconds, batch=chosen.batch,
+                              written=batch_done, **options)
+    except KeyboardInterrupt:
+        bar.close()  # its line ends first
+        kept = f"{written[0].name} to {written[-1].name}" if written else "none"
+        _interrupted(f"interrupted: kept {len(written)} of {plain['n']} clips in {out} ({kept})")
+    finally:
+        bar.close()
     click.echo(f"wrote {len(paths) - 1} clips and {paths[-1]}")
+
+
+def _seconds(args: tuple[str, ...], value: float) -> float | None:
+    """``seconds=`` when given (None: the model's own length); zero and negative lengths are refused
+    later with the shortest the model makes, a negative one here."""
+    if not any(a.partition("=")[0].strip() == "seconds" for a in args):
+        return None
+    if value < 0:
+        raise AudiozooError(f"seconds must be positive, got {value:g}")
+    return value
 
 
 @cli.command(context_settings={"ignore_unknown_options": True})
 @click.argument("run_dir", type=click.Path(file_okay=False))
 @click.argument("args", nargs=-1)
 def export(run_dir: str, args: tuple[str, ...]) -> None:
-    """Write a trained generator that runs without audiozoo: RUN_DIR format=torchscript|onnx|safetensors [out=PATH] [seconds=S] [sample.KEY=VALUE ...].
+    """Write a trained generator that runs without audiozoo: RUN_DIR format=torchscript|onnx|safetensors [out=PATH] [seconds=S] [sample.KEY=VALUE ...] [overwrite=false].
 
     Noise in (standard normal, shapes in OUT.json), audio out at the run's sample rate, with the
     EMA weights and the sampling options fixed; onnx splits off the decoding where it needs
     complex numbers (OUT.decoder.pt); safetensors writes the weights alone. OUT.json says how to
-    call it (docs/export.md). Default out: RUN_DIR/export/generator.pt|.onnx|.safetensors.
+    call it (docs/export.md). Default out: RUN_DIR/export/generator.pt|.onnx|.safetensors; an
+    existing file is replaced only with overwrite=true.
     """
-    from audiozoo.export import FORMATS
+    from audiozoo.export import FORMATS, export_files
 
     options = {k.removeprefix("sample."): v for k, v in parse_overrides(args).items() if k.startswith("sample.")}
-    plain = _options(tuple(a for a in args if not a.startswith("sample.")), {"format": "", "out": "", "seconds": 0.0})
+    plain_args = tuple(a for a in args if not a.startswith("sample."))
+    plain = _options(plain_args, {"format": "", "out": "", "seconds": 0.0, "overwrite": False})
     if not plain["format"]:
         raise AudiozooError(f"which format? add format={'|'.join(FORMATS)}")
     if plain["format"] not in FORMATS:
@@ -265,12 +311,21 @@ def export(run_dir: str, args: tuple[str, ...]) -> None:
     out = Path(plain["out"] or f"{run_dir}/export/generator{FORMATS[plain['format']]}").expanduser()
     if out.is_dir() or out.suffix != FORMATS[plain["format"]]:
         raise AudiozooError(f"out={out} must be a file name ending in {FORMATS[plain['format']]}")
-    if plain["seconds"] < 0:
-        raise AudiozooError(f"seconds must be positive, got {plain['seconds']:g}")
+    seconds = _seconds(plain_args, plain["seconds"])
+    from audiozoo.atomic import ensure_writable
     from audiozoo.export import export as write_export
+    from audiozoo.runs.rundir import RunDir
     from audiozoo.runs.trained import load_run
 
-    paths = write_export(load_run(run_dir, device="cpu"), plain["format"], out, plain["seconds"] or None, **options)
+    RunDir(Path(run_dir)).read_tables()
+    existing = [path for path in export_files(out) if path.exists()]
+    if existing and not plain["overwrite"]:
+        raise AudiozooError(f"{existing[0]} exists; add overwrite=true to replace it, or give another out=PATH")
+    loaded = load_run(run_dir, device="cpu")
+    loaded.sample_options(**options)
+    loaded.length(seconds)
+    ensure_writable(out.parent, "the export folder", "choose another with out=PATH")
+    paths = write_export(loaded, plain["format"], out, seconds, **options)
     click.echo(f"wrote {', '.join(map(str, paths))}")
 
 
@@ -330,7 +385,7 @@ def bench(args: tuple[str, ...]) -> None:
     try:
         cells, files = run_bench(echo=click.echo, **overrides)
     except BenchInterrupted as err:
-        raise click.ClickException(f"{err}: checkpoint saved; run the same command to continue") from None
+        _interrupted(str(err))
     failed = [f"{c.model} × {c.repr}" for c in cells if c.status != "done"]
     click.echo(f"bench finished: {len(cells) - len(failed)} of {len(cells)} cells done")
     _echo_files(files)
@@ -355,6 +410,12 @@ def report(args: tuple[str, ...]) -> None:
     from audiozoo.report import build_report
 
     _echo_files(build_report(runs, out, options["pivot"] or None))
+
+
+def _interrupted(message: str) -> None:
+    """Ctrl-C: what was kept, on a line of its own on stderr, and the shell's exit code for it."""
+    click.echo(message, err=True)
+    raise SystemExit(INTERRUPTED)
 
 
 def _echo_files(files: dict[str, Path]) -> None:

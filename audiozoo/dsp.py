@@ -16,6 +16,7 @@ from functools import lru_cache
 import librosa
 import numpy as np
 import scipy.fft
+import soxr
 import torch
 
 AMIN = 1e-10
@@ -30,15 +31,58 @@ def hann_window(n_fft: int) -> torch.Tensor:
     return torch.hann_window(n_fft, periodic=True, dtype=torch.float32)
 
 
-def check_stft_settings(n_fft: int, hop_length: int) -> None:
-    """ValueError unless ``n_fft`` and ``hop_length`` make an invertible STFT (overlapping frames)."""
+REFERENCE_RATE = 3150
+"""The rate at which audiozoo's default window sizes are given in samples (the report's rate).
+At another rate a window keeps its duration (:func:`window_at`): 512 samples are 162.5 ms."""
+
+N_FFT = 512
+"""Default window of the STFT-based representations and of the metrics' analysis, in samples at
+:data:`REFERENCE_RATE` (162.5 ms); their hop is a quarter of it (40.6 ms, 75 % overlap)."""
+
+
+def window_at(samples: int, sample_rate: int) -> int:
+    """A window of ``samples`` at :data:`REFERENCE_RATE`, as long in time at ``sample_rate``: a
+    multiple of 4, so that its quarter (the hop) is exact. The same ``samples`` at 3150 Hz."""
+    return 4 * round(samples * sample_rate / (4 * REFERENCE_RATE))
+
+
+N_MELS = 64
+"""Default mel bands at :data:`REFERENCE_RATE` (over 0 – 1575 Hz); at another rate, bands as wide
+on the mel scale up to its Nyquist (:func:`mel_bands_at`)."""
+
+
+def mel_bands_at(n_mels: int, sample_rate: int) -> int:
+    """``n_mels`` bands over 0 Hz to :data:`REFERENCE_RATE`'s Nyquist, as many bands of that mel
+    width up to ``sample_rate``'s Nyquist (Slaney's scale): 64 at 3150 Hz, 148 at 22 050 Hz. Fewer
+    would widen the bands where the partials lie, and the round trip would lose them."""
+    return round(n_mels * float(librosa.hz_to_mel(sample_rate / 2)) / float(librosa.hz_to_mel(REFERENCE_RATE / 2)))
+
+
+def resample(clips: torch.Tensor, sample_rate: int, to_rate: int) -> torch.Tensor:
+    """``[B, T]`` at ``sample_rate`` → at ``to_rate`` (soxr HQ, the resampler that decodes audio
+    files), on the clips' device; the clips themselves when the rates are equal."""
+    if sample_rate == to_rate:
+        return clips
+    wave = soxr.resample(clips.detach().float().cpu().numpy().T, sample_rate, to_rate, quality="HQ")
+    return torch.from_numpy(np.ascontiguousarray(wave.T)).to(clips.device).reshape(*clips.shape[:-1], -1)
+
+
+def stft_sizes(sample_rate: int, n_fft: int | None, hop_length: int | None) -> tuple[int, int]:
+    """``(n_fft, hop_length)`` in samples: those given, the defaults (:data:`N_FFT` and a quarter of
+    it, :func:`window_at` the rate) for those left ``None``; ValueError unless they make an
+    invertible STFT (overlapping frames)."""
+    window = window_at(N_FFT, sample_rate)
+    n_fft = window if n_fft is None else n_fft
+    hop_length = window // 4 if hop_length is None else hop_length
     if n_fft < 2:
         raise ValueError(f"n_fft must be at least 2, got {n_fft}")
     if not 0 < hop_length < n_fft:
         raise ValueError(
             f"hop_length must be between 1 and n_fft - 1 = {n_fft - 1} "
             f"(frames must overlap for the inverse STFT), got {hop_length}"
+            + (f" (the default, {1000 * hop_length / sample_rate:.1f} ms at {sample_rate} Hz)" if 4 * hop_length == window else "")
         )
+    return n_fft, hop_length
 
 
 def frames(num_samples: int, hop_length: int) -> int:

@@ -15,7 +15,12 @@ from __future__ import annotations
 
 import importlib.util
 import json
+import os
+import sys
+import tempfile
 import warnings
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import asdict
 from pathlib import Path
 from typing import Any
@@ -95,11 +100,12 @@ def export(run: Run, format: str, out: Path, seconds: float | None = None, **opt
         if "decoder" in files:
             card["outputs"] = [{"name": "features", "shape": ["n", rep.channels, frames], "dtype": "float32"}]
             card["decoder"] = {"input": card["outputs"][0], "output": {"name": "audio", "shape": ["n", samples]}}
-        card["seed"] = ("audiozoo generate seed=S draws g = torch.Generator().manual_seed(S), then "
-                        "torch.randn(shape, generator=g) for each input in order, n as the first axis")
+        card["seed"] = ("audiozoo generate seed=S draws g = torch.Generator().manual_seed(S), then for each clip "
+                        "in turn torch.randn([1, *shape[1:]], generator=g) for each input in order; the clips "
+                        "stack along the first axis")
     card["files"] = {role: path.name for role, path in files.items()}
     card["usage"] = USAGE[format if "decoder" not in files else "onnx-split"]
-    sidecar = out.with_name(out.name + ".json")  # generator.pt.json: two formats of one name keep both cards
+    sidecar = _card(out)
     with atomic_file(sidecar) as tmp:
         tmp.write_text(json.dumps(card, indent=2) + "\n")
     return [*files.values(), sidecar]
@@ -123,19 +129,63 @@ def _write_torchscript(module: torch.nn.Module, example: tuple[torch.Tensor, ...
 
 def _write_onnx(sampler: Sampler, decoder: Decoder, noise: tuple[torch.Tensor, ...], out: Path,
                 names: list[str]) -> dict[str, Path]:
-    """One ONNX file noise → audio; where the decoding does not export, ONNX noise → tensors and TorchScript after."""
-    try:
-        _onnx(torch.nn.Sequential(sampler, decoder), noise, out, names, "audio")
-        return {"generator": out}
-    except (torch.onnx.errors.OnnxExporterError, RuntimeError):
-        pass  # the decoding needs what ONNX lacks (complex numbers, the iSTFT): split it off
-    try:
-        _onnx(sampler, noise, out, names, "features")
-    except (torch.onnx.errors.OnnxExporterError, RuntimeError) as err:
-        raise AudiozooError(f"cannot export model {sampler.model.name!r} to onnx: {_first_line(err)}") from None
+    """One ONNX file noise → audio; where the decoding does not export, ONNX noise → tensors and TorchScript after.
+
+    The exporter prints its whole graph (thousands of lines) when it fails; the first attempt is
+    expected to fail for most representations, so its output is held back. The second attempt's is
+    kept in ``OUT.log`` when it fails too, and the error line names that file.
+    """
+    with _held_output():
+        try:
+            _onnx(torch.nn.Sequential(sampler, decoder), noise, out, names, "audio")
+            return {"generator": out}
+        except (torch.onnx.errors.OnnxExporterError, RuntimeError):
+            pass  # the decoding needs what ONNX lacks (complex numbers, the iSTFT): split it off
+    log = out.with_name(out.name + ".log")
+    with _held_output(log) as kept:
+        try:
+            _onnx(sampler, noise, out, names, "features")
+        except (torch.onnx.errors.OnnxExporterError, RuntimeError) as err:
+            kept()
+            raise AudiozooError(f"cannot export model {sampler.model.name!r} to onnx: {_first_line(err)} "
+                                f"(the exporter's output: {log})") from None
     with torch.no_grad():
         features = sampler(*noise)
     return {"features": out, "decoder": _write_torchscript(decoder, (features,), out.with_suffix(".decoder.pt"))}
+
+
+@contextmanager
+def _held_output(log: Path | None = None) -> Iterator[Callable[[], None]]:
+    """What the block prints to the process's stdout and stderr (C++ prints there, past ``sys.stdout``),
+    held back; calling the handle it yields keeps it in ``log``."""
+    keep = []
+    for stream in (sys.stdout, sys.stderr):
+        stream.flush()
+    with tempfile.TemporaryFile() as sink:
+        saved = [os.dup(1), os.dup(2)]
+        try:
+            for fd in (1, 2):
+                os.dup2(sink.fileno(), fd)
+            yield lambda: keep.append(True)
+        finally:
+            for stream in (sys.stdout, sys.stderr):
+                stream.flush()
+            for fd, old in zip((1, 2), saved):
+                os.dup2(old, fd)
+                os.close(old)
+            if keep and log is not None:
+                sink.seek(0)
+                with atomic_file(log) as tmp:
+                    tmp.write_bytes(sink.read())
+
+
+def export_files(out: Path) -> list[Path]:
+    """Every file an export to ``out`` may write: the file, its card and (ONNX split) its decoder."""
+    return [out, _card(out), out.with_suffix(".decoder.pt")] if out.suffix == ".onnx" else [out, _card(out)]
+
+
+def _card(out: Path) -> Path:
+    return out.with_name(out.name + ".json")  # generator.pt.json: two formats of one name keep both cards
 
 
 def _onnx(module: torch.nn.Module, example: tuple[torch.Tensor, ...], out: Path, names: list[str], output: str) -> None:

@@ -53,6 +53,10 @@ class Metric(ABC):
     unit: ClassVar[str] = ""
     version: ClassVar[int] = 1
     """Raise it when the metric's figures change for the same settings: cached figures are then recomputed."""
+    analysis_rate: ClassVar[int | None] = None
+    """The rate the metric listens at: it resamples clips at another ``config.sample_rate`` to it
+    (a network's input rate, the rate its constants were set at). None: the clips' own rate (a
+    figure on samples, or on spectra whose windows keep their duration at any rate)."""
 
     def __init__(self, config: MetricConfig | None = None) -> None:
         self.config = config if config is not None else self.Config()

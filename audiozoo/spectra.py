@@ -22,8 +22,14 @@ R = TypeVar("R")
 TINY = 1e-12
 """Keeps a silent reference or a perfect estimate finite."""
 
-N_FFT = 512
-"""FFT size of the spectral metrics: 163 ms at 3150 Hz, the mel representation's default."""
+N_FFT = dsp.N_FFT
+"""FFT size of the spectral metrics at 3150 Hz (163 ms, the mel representation's default); at
+another rate the same duration (:func:`audiozoo.dsp.window_at`)."""
+
+STRUCTURE_RATE = dsp.REFERENCE_RATE
+"""The rate the structure and envelope features listen at (clips at another rate are resampled to
+it): what their constants and the sentinels' ladders were set at, so a figure means the same
+whatever the data's rate. They hear below 1575 Hz, where the partials of most music lie."""
 
 N_MELS = 64
 """Mel bands of :func:`log_mel`: the mel representation's default, no empty filter at 3150 Hz."""
@@ -40,7 +46,8 @@ def _window(n_fft: int, device: torch.device) -> torch.Tensor:
 
 @lru_cache(maxsize=16)
 def _mel_basis(sample_rate: int, device: torch.device) -> torch.Tensor:
-    return torch.tensor(dsp.mel_filterbank(sample_rate, N_FFT, N_MELS, 0.0, None), device=device)
+    return torch.tensor(dsp.mel_filterbank(sample_rate, dsp.window_at(N_FFT, sample_rate), N_MELS, 0.0, None),
+                        device=device)
 
 
 def power_spectrogram(wave: torch.Tensor, n_fft: int = N_FFT) -> torch.Tensor:
@@ -49,8 +56,10 @@ def power_spectrogram(wave: torch.Tensor, n_fft: int = N_FFT) -> torch.Tensor:
 
 
 def log_mel(wave: torch.Tensor, sample_rate: int, top_db: float = TOP_DB) -> torch.Tensor:
-    """``[B, T]`` → mel power in dB ``[B, N_MELS, F]``, ``top_db`` kept below each clip's peak (librosa's)."""
-    return dsp.power_to_db(_mel_basis(sample_rate, wave.device) @ power_spectrogram(wave), top_db)
+    """``[B, T]`` → mel power in dB ``[B, N_MELS, F]``, ``top_db`` kept below each clip's peak (librosa's);
+    163 ms windows every 41 ms at any rate."""
+    power = power_spectrogram(wave, dsp.window_at(N_FFT, sample_rate))
+    return dsp.power_to_db(_mel_basis(sample_rate, wave.device) @ power, top_db)
 
 
 def per_clips(fn: Callable[[int, torch.Tensor], R]) -> Callable[[int, torch.Tensor], R]:
@@ -97,14 +106,15 @@ def loudness_normalised(clips: torch.Tensor) -> torch.Tensor:
 
 @per_clips
 def envelope_features(sample_rate: int, clips: torch.Tensor) -> torch.Tensor:
-    """``[N, T]`` → ``[N, 2 · N_MELS]`` float64: each band's mean and spread over time of the clip's log-mel (dB).
+    """``[N, T]`` → ``[N, 2 · N_MELS]`` float64: each band's mean and spread over time of the clip's
+    log-mel (dB), at :data:`STRUCTURE_RATE`.
 
     The clip's spectral envelope and its dynamics, after loudness normalisation: what a band-level
     summary sees. Noise shaped like the music's envelope has the same (docs/metrics.md).
     """
     parts = []
-    for chunk in clips.to(torch.float32).split(CHUNK):
-        db = log_mel(loudness_normalised(chunk), sample_rate, ENVELOPE_TOP_DB)
+    for chunk in dsp.resample(clips, sample_rate, STRUCTURE_RATE).to(torch.float32).split(CHUNK):
+        db = log_mel(loudness_normalised(chunk), STRUCTURE_RATE, ENVELOPE_TOP_DB)
         parts.append(torch.cat((db.mean(-1), db.std(-1)), -1))
     return torch.cat(parts).double()
 

@@ -22,16 +22,15 @@ from pathlib import Path
 from typing import Any, ClassVar, Literal
 
 import numpy as np
-import soxr
 import torch
+from audiozoo_plugins.panns import Cnn14
+from audiozoo_plugins.vggish import VGGish
 from torch import nn
 
-from audiozoo import AudiozooError, hookimpl
+from audiozoo import AudiozooError, dsp, hookimpl
 from audiozoo.distances import check_sets, frechet_frames, kad
 from audiozoo.metric import FeatureSetMetric, MetricConfig
 from audiozoo.spectra import per_clips
-from audiozoo_plugins.panns import Cnn14
-from audiozoo_plugins.vggish import VGGish
 
 try:  # numpy ≥ 2
     from numpy._core import multiarray
@@ -111,10 +110,8 @@ class Embedder:
         """``[N, T]`` at ``sample_rate`` → per clip, its frame embeddings ``[frames, D]`` (float32)."""
         device = next(self.network.parameters()).device
         wave = clips.float()
-        if sample_rate != self.network.sample_rate:
-            # soxr HQ, which made the 3150 Hz clips in the first place (fadtk: torchaudio's Kaiser sinc)
-            wave = torch.from_numpy(soxr.resample(wave.cpu().numpy().T, sample_rate, self.network.sample_rate,
-                                                  quality="HQ").T.copy())
+        # soxr HQ, which made the 3150 Hz clips in the first place (fadtk: torchaudio's Kaiser sinc)
+        wave = dsp.resample(wave, sample_rate, self.network.sample_rate)
         return list(self.network(wave.to(device)).float().unbind(0))
 
 
@@ -187,6 +184,7 @@ class FadVggish(_Fad):
 
     name = "fad_vggish"
     network = VGGish
+    analysis_rate = VGGish.sample_rate
 
 
 class KadVggish(_Kad):
@@ -194,6 +192,7 @@ class KadVggish(_Kad):
 
     name = "kad_vggish"
     network = VGGish
+    analysis_rate = VGGish.sample_rate
 
 
 class FadPanns(_Fad):
@@ -201,6 +200,7 @@ class FadPanns(_Fad):
 
     name = "fad_panns"
     network = Cnn14
+    analysis_rate = Cnn14.sample_rate
 
 
 class KadPanns(_Kad):
@@ -208,6 +208,7 @@ class KadPanns(_Kad):
 
     name = "kad_panns"
     network = Cnn14
+    analysis_rate = Cnn14.sample_rate
 
 
 @hookimpl

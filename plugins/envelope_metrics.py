@@ -14,7 +14,7 @@ import torch
 from audiozoo import hookimpl
 from audiozoo.distances import frechet, mmd2, standardise
 from audiozoo.metric import FeatureSetMetric
-from audiozoo.spectra import envelope_features
+from audiozoo.spectra import STRUCTURE_RATE, envelope_features
 
 MIN_SPREAD = 0.1
 """Floor (dB) of a band statistic's spread among reference clips when standardising."""
@@ -25,6 +25,7 @@ class _EnvelopeDistance(FeatureSetMetric):
 
     higher_is_better = False
     roles = frozenset({"distance"})
+    analysis_rate = STRUCTURE_RATE
 
     def features(self, clips: torch.Tensor) -> torch.Tensor:
         return envelope_features(self.config.sample_rate, clips)

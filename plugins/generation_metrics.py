@@ -8,10 +8,18 @@ from __future__ import annotations
 
 import torch
 
-from audiozoo import AudiozooError, GenerationMetric, hookimpl
+from audiozoo import AudiozooError, GenerationMetric, dsp, hookimpl
 from audiozoo.distances import TINY, check_sets, off_diagonal, standardise
 from audiozoo.metric import FeatureSetMetric
-from audiozoo.spectra import CHUNK, N_FFT, envelope_features, log_mel, loudness_normalised, per_clips
+from audiozoo.spectra import (
+    CHUNK,
+    N_FFT,
+    STRUCTURE_RATE,
+    envelope_features,
+    log_mel,
+    loudness_normalised,
+    per_clips,
+)
 
 MIN_SPREAD = 0.1
 """Floor (dB) of a band statistic's spread among reference clips when standardising."""
@@ -38,6 +46,7 @@ class Diversity(FeatureSetMetric):
 
     name = "diversity"
     higher_is_better = True
+    analysis_rate = STRUCTURE_RATE
 
     def features(self, clips: torch.Tensor) -> torch.Tensor:
         return envelope_features(self.config.sample_rate, clips)
@@ -54,11 +63,12 @@ def windows(sample_rate: int, clips: torch.Tensor, every_frame: bool) -> tuple[t
     """Log-mel windows of ``WINDOW_S``, each flattened and centred: ``[W, D]``, and the clip of each ``[W]``.
 
     Windows start at every pooled frame (training clips, so that any part of them can be found)
-    or one after another (samples).
+    or one after another (samples). Heard at :data:`STRUCTURE_RATE` (clips at another rate resampled to it).
 
     Frames keep every note and onset (fine detail, unlike clip statistics); centring each window
     and normalising each clip's loudness make a copy at another level still a copy.
     """
+    clips, sample_rate = dsp.resample(clips, sample_rate, STRUCTURE_RATE), STRUCTURE_RATE
     frame_s = POOL * (N_FFT // 4) / sample_rate  # log_mel's hop, pooled
     out, owner = [], []
     for start, chunk in zip(range(0, len(clips), CHUNK), clips.to(torch.float32).split(CHUNK)):
@@ -98,6 +108,7 @@ class Copies(GenerationMetric):
     higher_is_better = False
     roles = frozenset({"memorisation"})
     unit = "%"
+    analysis_rate = STRUCTURE_RATE
 
     def __call__(self, reference: torch.Tensor, estimate: torch.Tensor, train: torch.Tensor | None = None
                  ) -> torch.Tensor:

@@ -10,12 +10,24 @@ first run further never changes a second run's latent space.
 
 from __future__ import annotations
 
+import logging
 import math
 from dataclasses import dataclass
+from pathlib import Path
 
 import torch
 
-from audiozoo import AudiozooError, Representation, RepresentationConfig, hookimpl, load_run
+from audiozoo import (
+    AudiozooError,
+    Representation,
+    RepresentationConfig,
+    hookimpl,
+    load_run,
+)
+from audiozoo.runs.rundir import RunDir
+from audiozoo.runs.trained import Run
+
+logger = logging.getLogger(__name__)
 
 
 @dataclass
@@ -36,7 +48,7 @@ class Latent(Representation):
         config = config if config is not None else self.Config()
         if not config.run:
             raise AudiozooError("repr=latent needs repr.run=RUN_DIR: the run of a trained autoencoder")
-        trained = load_run(config.run, device="cpu")
+        trained = _autoencoder_run(config.run)
         model = trained.model
         if not model.has_latent_space():
             raise AudiozooError(f"repr.run={config.run}: model {model.name!r} has no latent space "
@@ -69,6 +81,26 @@ class Latent(Representation):
 
     def synthesize(self, features: torch.Tensor, length: int) -> torch.Tensor:
         return self.inner.decode(self.autoencoder.decode_latent(features, self.inner.frames(length)), length)
+
+
+_told: set[str] = set()
+"""The runs a warning was given for in this process (a run's settings build its representation more than once)."""
+
+
+def _autoencoder_run(path: str) -> Run:
+    """The run ``repr.run`` names, refused in one line when it has no checkpoint to load; a warning says
+    how far it got where it stopped before its budget was spent (its latent space half-trained)."""
+    run_dir = RunDir(Path(path).expanduser())
+    if run_dir.is_run and not run_dir.has_checkpoint:
+        raise AudiozooError(f"repr.run={path} has no checkpoint: it stopped before its first one; "
+                            f"train it first (audiozoo run resume={path})")
+    trained = load_run(path, device="cpu")
+    stopped = trained.stopped_early()
+    if stopped and path not in _told:
+        _told.add(path)
+        logger.warning(f"repr.run={path}: {stopped}, so its latent space may be far from trained "
+                       f"(audiozoo run resume={path} finishes it)")
+    return trained
 
 
 @hookimpl

@@ -11,9 +11,9 @@ from audiozoo import Representation, RepresentationConfig, dsp, hookimpl
 
 @dataclass
 class MelConfig(RepresentationConfig):
-    n_fft: int = 512
-    hop_length: int = 128
-    n_mels: int = 64
+    n_fft: int | None = None  # window in samples; None: 162.5 ms at the sample rate (512 at 3150 Hz)
+    hop_length: int | None = None  # in samples; None: 40.6 ms at the sample rate (128 at 3150 Hz)
+    n_mels: int | None = None  # None: 64 at 3150 Hz, bands as wide on the mel scale at another rate (148 at 22 050 Hz)
     fmin: float = 0.0
     fmax: float | None = None  # None: sample_rate / 2
     top_db: float | None = 80.0  # dynamic range kept below each clip's peak; None: no limit
@@ -24,7 +24,9 @@ class MelConfig(RepresentationConfig):
     def __post_init__(self) -> None:
         super().__post_init__()
         nyquist = self.sample_rate / 2
-        dsp.check_stft_settings(self.n_fft, self.hop_length)
+        if self.n_mels is None:
+            self.n_mels = dsp.mel_bands_at(dsp.N_MELS, self.sample_rate)
+        self.n_fft, self.hop_length = dsp.stft_sizes(self.sample_rate, self.n_fft, self.hop_length)
         if self.n_mels < 1:
             raise ValueError(f"n_mels must be at least 1, got {self.n_mels}")
         fmax = nyquist if self.fmax is None else self.fmax

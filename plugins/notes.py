@@ -297,6 +297,7 @@ class NoteDistance(FeatureSetMetric):
     Config = NoteConfig
     higher_is_better = False
     roles = frozenset({"distance"})
+    analysis_rate = MODEL_RATE
 
     def unavailable_reason(self) -> str | None:
         session = note_session(self.config.weights or None)

@@ -25,14 +25,21 @@ import torch
 
 from audiozoo import dsp, hookimpl
 from audiozoo.metric import ReconstructionMetric
-from audiozoo.spectra import TINY, TOP_DB, log_mel, power_spectrogram
+from audiozoo.spectra import N_FFT, TINY, TOP_DB, log_mel, power_spectrogram
 
 SILENCE_RMS = 1e-3
 """-60 dBFS: the level below which a reference counts as silence (the floor of every ratio here)."""
 
 MRSTFT_SIZES = (128, 256, 512)
-"""Multi-resolution STFT window sizes: 41, 81 and 163 ms at 3150 Hz, i.e. Parallel WaveGAN's
-(512, 1024, 2048 at 24 kHz) scaled to this rate: short windows see onsets, long ones pitch."""
+"""Multi-resolution STFT window sizes at 3150 Hz: 41, 81 and 163 ms, i.e. Parallel WaveGAN's
+(512, 1024, 2048 at 24 kHz) scaled to this rate: short windows see onsets, long ones pitch.
+At another rate the same durations (:func:`audiozoo.dsp.window_at`)."""
+
+
+def _spectrogram(sample_rate: int, n_fft: int = N_FFT) -> Callable[[torch.Tensor], torch.Tensor]:
+    """:func:`power_spectrogram` with a window of ``n_fft`` samples at 3150 Hz, as long at ``sample_rate``:
+    every spectral metric here analyses the clips at their own rate."""
+    return partial(power_spectrogram, n_fft=dsp.window_at(n_fft, sample_rate))
 
 
 def _trimmed(reference: torch.Tensor, estimate: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
@@ -91,13 +98,13 @@ class SiSdr(ReconstructionMetric):
 
 
 class SpectralConvergence(ReconstructionMetric):
-    """Spectral convergence ‖|S| − |Ŝ|‖_F / ‖|S|‖_F per clip (STFT n_fft 512, hop 128 for every representation)."""
+    """Spectral convergence ‖|S| − |Ŝ|‖_F / ‖|S|‖_F per clip (STFT of 163 ms every 41 ms, 512 / 128 samples at 3150 Hz)."""
 
     name = "spectral_convergence"
     higher_is_better = False
 
     def __call__(self, reference: torch.Tensor, estimate: torch.Tensor) -> torch.Tensor:
-        ref, est = _paired(reference, estimate, power_spectrogram)
+        ref, est = _paired(reference, estimate, _spectrogram(self.config.sample_rate))
         return _convergence(ref.sqrt(), est.sqrt())
 
 
@@ -108,11 +115,13 @@ class MultiResolutionStft(ReconstructionMetric):
     higher_is_better = False
 
     def __call__(self, reference: torch.Tensor, estimate: torch.Tensor) -> torch.Tensor:
-        return torch.stack([self._at(reference, estimate, n_fft) for n_fft in MRSTFT_SIZES]).mean(0)
+        return torch.stack([self._at(reference, estimate, _spectrogram(self.config.sample_rate, n_fft))
+                            for n_fft in MRSTFT_SIZES]).mean(0)
 
     @staticmethod
-    def _at(reference: torch.Tensor, estimate: torch.Tensor, n_fft: int) -> torch.Tensor:
-        ref, est = _paired(reference, estimate, partial(power_spectrogram, n_fft=n_fft))
+    def _at(reference: torch.Tensor, estimate: torch.Tensor,
+            spectrogram: Callable[[torch.Tensor], torch.Tensor]) -> torch.Tensor:
+        ref, est = _paired(reference, estimate, spectrogram)
         # ln|S| = ½ ln |S|², floored at dsp.AMIN (-100 dB) so that silent bins stay finite
         log_distance = (ref.clamp_min(dsp.AMIN).log() - est.clamp_min(dsp.AMIN).log()).abs().mean((-2, -1)) / 2
         return _convergence(ref.sqrt(), est.sqrt()) + log_distance
@@ -126,7 +135,8 @@ class LogSpectralDistance(ReconstructionMetric):
     unit = "dB"
 
     def __call__(self, reference: torch.Tensor, estimate: torch.Tensor) -> torch.Tensor:
-        ref, est = _paired(reference, estimate, lambda wave: dsp.power_to_db(power_spectrogram(wave), TOP_DB))
+        spectrogram = _spectrogram(self.config.sample_rate)
+        ref, est = _paired(reference, estimate, lambda wave: dsp.power_to_db(spectrogram(wave), TOP_DB))
         return (ref - est).square().mean(-2).sqrt().mean(-1)
 
 

@@ -13,15 +13,15 @@ from audiozoo import Representation, RepresentationConfig, dsp, hookimpl
 @dataclass
 class StftConfig(RepresentationConfig):
     form: Literal["complex", "magnitude"] = "complex"  # complex: real and imaginary channels; magnitude: log|S|
-    n_fft: int = 512
-    hop_length: int = 128
+    n_fft: int | None = None  # window in samples; None: 162.5 ms at the sample rate (512 at 3150 Hz)
+    hop_length: int | None = None  # in samples; None: 40.6 ms at the sample rate (128 at 3150 Hz)
     log_floor: float = 1e-5  # magnitude form: features are log(|S| + log_floor)
     n_iter: int = 32  # magnitude form: Griffin-Lim iterations
     momentum: float = 0.99  # magnitude form: Griffin-Lim momentum
 
     def __post_init__(self) -> None:
         super().__post_init__()
-        dsp.check_stft_settings(self.n_fft, self.hop_length)
+        self.n_fft, self.hop_length = dsp.stft_sizes(self.sample_rate, self.n_fft, self.hop_length)
         if self.log_floor <= 0:
             raise ValueError(f"log_floor must be positive, got {self.log_floor}")
         if self.n_iter < 0:

@@ -24,10 +24,16 @@ from functools import lru_cache
 import torch
 import torch.nn.functional as F
 
-from audiozoo import hookimpl
+from audiozoo import dsp, hookimpl
 from audiozoo.distances import mmd2, standardise
 from audiozoo.metric import FeatureSetMetric
-from audiozoo.spectra import N_FFT, log_mel, per_clips, power_spectrogram
+from audiozoo.spectra import (
+    N_FFT,
+    STRUCTURE_RATE,
+    log_mel,
+    per_clips,
+    power_spectrogram,
+)
 
 HOP = N_FFT // 4
 """The analysis of :func:`audiozoo.spectra.power_spectrogram`: 163 ms windows every 41 ms at 3150 Hz."""
@@ -148,8 +154,10 @@ def _structure_of(clips: torch.Tensor, sample_rate: int) -> torch.Tensor:
 
 @per_clips
 def structure_features(sample_rate: int, clips: torch.Tensor) -> torch.Tensor:
-    """``[N, T]`` → ``[N, 5]`` float64 (columns :data:`FEATURES`), on the clips' device; gain-independent."""
-    return torch.cat([_structure_of(chunk, sample_rate)
+    """``[N, T]`` → ``[N, 5]`` float64 (columns :data:`FEATURES`), on the clips' device; gain-independent.
+    Heard at :data:`STRUCTURE_RATE` (clips at another rate resampled to it)."""
+    clips = dsp.resample(clips, sample_rate, STRUCTURE_RATE)
+    return torch.cat([_structure_of(chunk, STRUCTURE_RATE)
                       for chunk in clips.to(torch.float32).split(CHUNK)]).double()
 
 
@@ -157,6 +165,7 @@ class _OnStructure(FeatureSetMetric):
     """A figure on the sets' :func:`structure_features`."""
 
     roles = frozenset({"structure"})
+    analysis_rate = STRUCTURE_RATE
 
     def features(self, clips: torch.Tensor) -> torch.Tensor:
         return structure_features(self.config.sample_rate, clips)

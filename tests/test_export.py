@@ -11,12 +11,12 @@ import numpy as np
 import pytest
 import torch
 from click.testing import CliRunner
+from conftest import write_music
 
 from audiozoo.cli import cli
 from audiozoo.overrides import parse_overrides
-from audiozoo.train.run import run
 from audiozoo.runs.trained import load_run
-from conftest import write_music
+from audiozoo.train.run import run
 
 SEED = 7
 TOLERANCE = {"torchscript": 1e-4, "onnx": 1e-2}
@@ -88,9 +88,10 @@ def test_an_exported_generator_makes_what_generate_makes(runs, tmp_path, cell, f
     card = json.loads(out.with_name(out.name + ".json").read_text())
     loaded = load_run(runs[cell], device="cpu")
     assert card["sample_rate"] == loaded.representation.sample_rate == 3150
-    # The noise as the card says generate draws it, for two clips; then the first clip alone (any batch).
+    # The noise as the card says generate draws it, clip by clip, for two clips; then the first clip alone (any batch).
     generator = torch.Generator().manual_seed(SEED)
-    noise = [torch.randn([2, *i["shape"][1:]], generator=generator).numpy() for i in card["inputs"]]
+    clips = [[torch.randn([1, *i["shape"][1:]], generator=generator) for i in card["inputs"]] for _ in range(2)]
+    noise = [torch.cat(parts).numpy() for parts in zip(*clips)]
     assert all(i["distribution"] == "standard normal" for i in card["inputs"])
     files = []
     for batch in (2, 1):
@@ -135,3 +136,38 @@ def test_what_cannot_be_exported_says_so_in_one_line(tiny, tmp_path):
         assert done.exit_code == 2 and message in done.output, done.output
         assert len(done.output.strip().splitlines()) == 1
     assert not list(tmp_path.glob("g.*"))
+
+
+def test_onnx_says_one_line_where_the_exporter_printed_its_graph(runs, tmp_path, capfd):
+    pytest.importorskip("onnx")
+    out = tmp_path / "gen.onnx"
+    done = CliRunner().invoke(cli, ["export", str(runs["gan-mel"]), "format=onnx", f"out={out}"])
+    assert done.exit_code == 0, done.output
+    assert done.output.strip().splitlines() == [f"wrote {out}, {out.with_suffix('.decoder.pt')}, {out}.json"]
+    printed = capfd.readouterr()  # what C++ wrote to the process's own stdout and stderr
+    assert "graph" not in printed.out + printed.err and len((printed.out + printed.err).splitlines()) < 5
+
+
+def test_an_existing_export_is_replaced_only_when_asked(runs, tmp_path):
+    out = tmp_path / "gen.pt"
+    args = ["export", str(runs["gan-mel"]), "format=torchscript", f"out={out}"]
+    assert CliRunner().invoke(cli, args).exit_code == 0
+    before = out.stat().st_mtime_ns
+    again = CliRunner().invoke(cli, args)
+    assert again.exit_code == 2 and f"{out} exists; add overwrite=true" in again.output
+    assert len(again.output.strip().splitlines()) == 1 and out.stat().st_mtime_ns == before
+    assert CliRunner().invoke(cli, [*args, "overwrite=true"]).exit_code == 0 and out.stat().st_mtime_ns != before
+
+
+@pytest.mark.parametrize("args, message", [
+    (["out={file}/gen.pt"], "cannot write the export folder"),
+    (["seconds=0"], "seconds=0 is shorter than one frame of vae_convpool on waveform: the shortest clip is"),
+    (["seconds=0.001"], "seconds=0.001 is shorter than one frame"),
+])
+def test_what_would_fail_after_the_work_is_refused_before_it(runs, tmp_path, args, message):
+    (tmp_path / "file").write_text("")
+    args = [a.format(file=tmp_path / "file") for a in args]
+    done = CliRunner().invoke(cli, ["export", str(runs["vae_convpool-waveform"]), "format=torchscript",
+                                    *(args if any(a.startswith("out=") for a in args) else [*args, f"out={tmp_path / 'g.pt'}"])])
+    assert done.exit_code == 2 and message in done.output, done.output
+    assert len(done.output.strip().splitlines()) == 1 and not (tmp_path / "g.pt").exists()

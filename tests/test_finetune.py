@@ -10,12 +10,12 @@ from pathlib import Path
 import pytest
 import torch
 from click.testing import CliRunner
+from conftest import write_music
 
 from audiozoo.cli import cli
+from audiozoo.runs.trained import build_model
 from audiozoo.train.finetune import init_settings, start_from
 from audiozoo.train.run import run
-from audiozoo.runs.trained import build_model
-from conftest import write_music
 
 SOURCE = {"model": "vae_1dconv", "preset": "debug", "data.clip_seconds": 0.5, "data.segments": 1,
           "model.lr": 0.01, "epochs": 3, "ema": 0.9, "device": "cpu", "samples": 1, "reconstructions": 0}
@@ -84,3 +84,18 @@ def test_init_errors_are_one_line(source, tmp_path, args, message):
     out = CliRunner().invoke(cli, ["run", *args, f"runs_dir={tmp_path / 'runs'}"])
     assert out.exit_code == 2 and message in out.output and len(out.output.strip().splitlines()) == 1, out.output
     assert not (tmp_path / "runs").exists() or not os.listdir(tmp_path / "runs")  # a refused run leaves no folder
+
+
+def test_a_preset_applies_over_the_source_settings_and_the_users_keys_over_both(source, notes, caplog):
+    with caplog.at_level("WARNING", logger="audiozoo.train.finetune"):
+        settings = init_settings({"init": str(source), "preset": "debug", **notes})
+    assert settings.run.epochs == 1  # debug's budget, not the source's 3 epochs
+    assert settings.run.samples == notes["samples"] and settings.run.batch_size == 4
+    source_model = tomllib.loads((source / "config.toml").read_text())["model"]
+    assert settings.model.lr == source_model["lr"] == 0.01  # the model stays the source's
+    assert "preset=debug: model.lr left out" in caplog.text
+    assert init_settings({"init": str(source), "preset": "debug", "epochs": 2, **notes}).run.epochs == 2
+    assert init_settings({"init": str(source), **notes}).run.epochs == 3  # no preset: the source's budget
+    out = CliRunner().invoke(cli, ["run", f"init={source}", "preset=debug", "repr.n_mels=32",
+                                   f"runs_dir={notes['runs_dir']}"])
+    assert out.exit_code == 2 and "repr.n_mels=32 would change what its weights were trained on" in out.output

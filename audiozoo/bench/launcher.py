@@ -16,6 +16,7 @@ from __future__ import annotations
 import json
 import os
 import shutil
+import signal
 import subprocess
 import sys
 import time
@@ -77,20 +78,57 @@ class Launcher(Protocol):
 
 
 class LocalLauncher:
-    """One cell after another, each a child process of this one."""
+    """One cell after another, each a child process of this one.
+
+    Ctrl-C at a terminal reaches the cell's process too (one process group): the cell saves a
+    checkpoint at the step it is on and exits, and the bench waits for that before it says so. A
+    cell that was not signalled with the bench (``kill -INT`` of the bench alone) is sent the
+    signal after :data:`GRACE_SECONDS`; a second Ctrl-C stops it at once.
+    """
 
     def run(self, tasks: list[Task], echo: Echo) -> None:
         for task in tasks:
             echo(task.heading)
             command = [sys.executable, "-m", "audiozoo.bench.cell", str(task.cell.path), json.dumps(task.settings)]
+            process = subprocess.Popen(command, env={**os.environ, "PYTHONUNBUFFERED": "1"})
             try:
-                code = subprocess.call(command, env={**os.environ, "PYTHONUNBUFFERED": "1"})
+                code = process.wait()
             except KeyboardInterrupt:
-                code = INTERRUPTED
-            if code == INTERRUPTED:
-                raise BenchInterrupted(f"interrupted in {task.cell.path}")
+                _let_it_save(process)
+                raise BenchInterrupted(_where_it_stopped(task.cell.path)) from None
+            if code == INTERRUPTED:  # the cell alone was interrupted
+                raise BenchInterrupted(_where_it_stopped(task.cell.path))
             task.settle(f"the cell's process ended with exit code {code}")
             echo(f"    {task.outcome}")
+
+
+GRACE_SECONDS = 30.0
+"""How long an interrupted bench waits for its cell to save and exit before signalling it itself."""
+
+
+def _let_it_save(process: subprocess.Popen) -> None:
+    """Wait for an interrupted cell to write its checkpoint and end (see :class:`LocalLauncher`)."""
+    try:
+        try:
+            process.wait(GRACE_SECONDS)
+        except subprocess.TimeoutExpired:
+            process.send_signal(signal.SIGINT)
+            process.wait()
+    except KeyboardInterrupt:  # a second Ctrl-C: no more waiting
+        process.kill()
+        process.wait()
+
+
+def _where_it_stopped(cell_dir: Path) -> str:
+    """What an interrupted cell kept: the step of its checkpoint, which the same command continues from."""
+    run_dir = RunDir(cell_dir)
+    if not run_dir.has_checkpoint:
+        return f"interrupted in {cell_dir} before its first checkpoint; the same command starts that cell again"
+    try:
+        step = run_dir.load_checkpoint()["progress"]["step"]
+    except (AudiozooError, KeyError):
+        return f"interrupted in {cell_dir}; its checkpoint cannot be read, so the same command starts that cell again"
+    return f"interrupted in {cell_dir}: checkpoint saved at step {step}; run the same command to continue from there"
 
 
 @dataclass(frozen=True)
@@ -165,7 +203,8 @@ class SubmititLauncher:
                 job.cancel(check=False)
             if isinstance(err, KeyboardInterrupt):
                 names = ", ".join(task.name for task, _ in running) or "none was running"
-                raise BenchInterrupted(f"interrupted; cancelled {len(running)} jobs ({names})") from None
+                raise BenchInterrupted(f"interrupted; cancelled {len(running)} jobs ({names}), each keeping its "
+                                       "last checkpoint; run the same command to continue") from None
             raise
 
     def _follow(self, tasks: list[Task], running: list[tuple[Task, Any]], echo: Echo) -> None:

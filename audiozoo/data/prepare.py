@@ -22,7 +22,6 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 import numpy as np
-from tqdm import tqdm
 from tqdm.contrib.logging import logging_redirect_tqdm
 
 from audiozoo.atomic import atomic_dir, ensure_writable, remove_stale_temporaries
@@ -33,6 +32,7 @@ from audiozoo.data.store import RowFile, Rows, RowWriter
 from audiozoo.data.windows import Cut, covered, cut
 from audiozoo.errors import AudiozooError
 from audiozoo.faults import fault_point
+from audiozoo.progress_bar import progress_bar
 
 log = logging.getLogger("audiozoo.data")
 
@@ -359,8 +359,8 @@ def _decode_into_cache(source: AudioSource, items: list[AudioItem], entry: Path,
         with RowWriter(folder / SEGMENTS_FILE, (config.segment_samples,)) as writer, \
                 ThreadPoolExecutor(max_workers=workers) as pool, logging_redirect_tqdm():
             results = in_order(pool, read, items, 2 * workers)
-            for item, result in tqdm(zip(items, results), total=len(items), desc="decoding", unit="file",
-                                     disable=not progress):
+            for item, result in progress_bar(iterable=zip(items, results), total=len(items), desc="decoding",
+                                             unit="file", disable=not progress):
                 book.take(item.name(source.root), AudioItem(item.path).name(source.root), result, writer)
                 fault_point("during-cache-write")
         book.check(source.name, len(items))

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
 
@@ -28,18 +29,33 @@ class Board(Protocol):
 
 
 def write_samples(folder: Path, run: Run, n: int, seed: int, seconds: float | None = None,
-                  real: np.ndarray | None = None, board: Board | None = None, **options: Any) -> list[Path]:
+                  real: np.ndarray | None = None, board: Board | None = None, batch: int | None = None,
+                  written: Callable[[list[Path]], None] | None = None, **options: Any) -> list[Path]:
     """``n`` generated clips as WAV (``seconds`` long, with the model's sampling ``options``), and a PNG
-    of the first few beside a real clip; on ``board`` too, at the run's step, when given."""
-    waves = run.sample(n, seed, seconds, **options).numpy()
+    of the first few beside a real clip; on ``board`` too, at the run's step, when given.
+
+    Clips are made ``batch`` at a time (all at once when None); each batch's WAV files are written
+    (each atomically) as soon as it is done, and handed to ``written``, so a stop keeps every
+    finished batch. The PNG is drawn once its clips are made.
+    """
     wavs, png = sample_files(folder, n)
-    for path, wave in zip(wavs, waves):
-        write_audio(path, wave, run.representation.sample_rate)
     panels = {} if real is None else {"real (test clip)": real}
-    panels.update({f"sample {i}": w for i, w in enumerate(waves[:PANELS])})
-    save_spectrograms(png, panels, run.representation.sample_rate)
-    if board is not None:
-        _to_board(board, run, {f"sample_{i:02d}": wave for i, wave in enumerate(waves)})
+    shown = min(PANELS, n)
+    done = 0
+    for waves in run.clips(n, seed, seconds, batch, **options):
+        waves = waves.numpy()
+        paths = wavs[done : done + len(waves)]
+        for path, wave in zip(paths, waves):
+            write_audio(path, wave, run.representation.sample_rate)
+        if board is not None:
+            _to_board(board, run, {f"sample_{done + i:02d}": wave for i, wave in enumerate(waves)})
+        if done < shown:
+            panels.update({f"sample {done + i}": w.copy() for i, w in enumerate(waves[: shown - done])})
+            if done + len(waves) >= shown:
+                save_spectrograms(png, panels, run.representation.sample_rate)
+        done += len(waves)
+        if written is not None:
+            written(paths)
     return [*wavs, png]
 
 

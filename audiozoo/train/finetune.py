@@ -1,8 +1,9 @@
 """Fine-tuning: ``init=RUN_DIR`` starts a new run from a trained run's weights.
 
 A fine-tuned run is "the settings of that run, plus its weights": its model and representation
-come from the source run (the weights fit only the architecture they were trained as); every other
-key the user gives wins (``data=``, the budget, ``model.lr``…). The optimizer, its schedule, the EMA
+come from the source run (the weights fit only the architecture they were trained as); a
+``preset=`` sets its other keys over the source's (``preset=debug``: its short budget), and every
+other key the user gives wins over both (``data=``, the budget, ``model.lr``…). The optimizer, its schedule, the EMA
 and the progress start afresh. ``init`` and ``init_stats`` are run settings, so config.toml records
 where a run came from, ``config=`` reproduces it, and resuming one that has no checkpoint yet starts
 from the source's weights again.
@@ -10,47 +11,79 @@ from the source's weights again.
 
 from __future__ import annotations
 
+import logging
+from dataclasses import asdict
 from pathlib import Path
 from typing import Any
-
-from dataclasses import asdict
 
 from audiozoo.config import setting_names
 from audiozoo.data.source import DataConfig
 from audiozoo.errors import AudiozooError
 from audiozoo.model import GenerativeModel
+from audiozoo.overrides import apply_preset
+from audiozoo.plugins import host
 from audiozoo.representation import Representation
 from audiozoo.resolve import resolve
 from audiozoo.runs.rundir import RunDir, sampling_weights
 from audiozoo.runs.trained import build_model
 from audiozoo.settings import RunSettings, tables_as_overrides
 
+logger = logging.getLogger(__name__)
+
 NOT_INHERITED = ("name", "init_stats")
 """Keys of the source run a fine-tuned run does not take: it is another run, and chooses its statistics anew."""
 
 
 def init_settings(overrides: dict[str, Any]) -> RunSettings:
-    """``init=RUN_DIR`` and the user's keys → the new run's settings: the source's, the user's keys over them.
+    """``init=RUN_DIR`` and the user's keys → the new run's settings: the source's, then a ``preset=``'s
+    keys over them, then the user's own keys over both.
 
-    Naming another dataset keeps the preprocessing every dataset shares (the clip length the model
-    is built for, the sample rate) and drops the source dataset's own keys (its folder). Settings the
-    source's weights do not fit are refused here, in one line, before a run directory is made.
+    A preset's model settings are left out (its ``debug`` size would not fit the source's weights),
+    and so are its keys the weights fix. Naming another dataset keeps the preprocessing every
+    dataset shares (the clip length the model is built for, the sample rate) and drops the source
+    dataset's own keys (its folder). Settings the source's weights do not fit are refused here, in
+    one line, before a run directory is made.
     """
-    source = _source(Path(str(overrides["init"])).expanduser())
+    user = dict(overrides)
+    source = _source(Path(str(user.pop("init"))).expanduser())
     # As config.toml spells them (its "none" for None), like a config= file naming the same settings.
     inherited = {k: v for k, v in tables_as_overrides(source.read_tables()).items() if k not in NOT_INHERITED}
-    if overrides.get("data", inherited["data"]) != inherited["data"]:
+    preset = _preset_keys(user.pop("preset", None), inherited)
+    wanted = {**preset, **user}
+    if wanted.get("data", inherited["data"]) != inherited["data"]:
         shared = setting_names(DataConfig)
         inherited = {k: v for k, v in inherited.items() if not k.startswith("data.") or k[5:] in shared}
-    fixed = {k: v for k, v in inherited.items() if k in ("model", "repr", "data.sample_rate") or k.startswith("repr.")}
-    changed = [f"{k}={overrides[k]}" for k in fixed if k in overrides and overrides[k] != fixed[k]]
+    fixed = {k: v for k, v in inherited.items() if _fixed(k)}
+    changed = [k for k in fixed if k in user and user[k] != fixed[k]]
+    if not {"model", "repr"} & set(changed):  # the same plugins: their checked values decide ("none" is None)
+        settings = resolve({**inherited, **wanted, "init": str(source.path)})
+        trained_on = source.read_settings().overrides()
+        changed = [k for k in changed if settings.overrides().get(k) != trained_on[k]]
     if changed:
         raise AudiozooError(f"init={source.path} fine-tunes its {fixed['model']} on {fixed['repr']}: "
-                            f"{', '.join(changed)} would change what its weights were trained on; leave "
+                            f"{', '.join(f'{k}={user[k]}' for k in changed)} would change what its weights were trained on; leave "
                             f"{'it' if len(changed) == 1 else 'them'} out (another model or representation trains from scratch)")
-    settings = resolve({**inherited, **overrides, "init": str(source.path)})
     initial_state(settings, build_model(settings)[1])
     return settings
+
+
+def _fixed(key: str) -> bool:
+    """Whether the source's weights fix ``key``: they fit only its model on its representation."""
+    return key in ("model", "repr", "data.sample_rate") or key.startswith("repr.")
+
+
+def _preset_keys(name: Any, inherited: dict[str, Any]) -> dict[str, Any]:
+    """The keys ``preset=NAME`` sets for the source's model, less the model's settings and the keys its
+    weights fix (where those differ from the source's, a warning names them)."""
+    if name is None:
+        return {}
+    expanded = apply_preset({"preset": name, "model": inherited["model"]}, host().presets)
+    expanded.pop("model")
+    left_out = sorted(k for k, v in expanded.items() if (_fixed(k) or k.startswith("model.")) and inherited.get(k) != v)
+    if left_out:
+        logger.warning(f"preset={name}: {', '.join(left_out)} left out; fine-tuning keeps the source's model "
+                       "and representation")
+    return {k: v for k, v in expanded.items() if not (_fixed(k) or k.startswith("model."))}
 
 
 def _source(path: Path) -> RunDir:

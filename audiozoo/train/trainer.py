@@ -8,10 +8,10 @@ from collections.abc import Callable
 from typing import Any
 
 import torch
-from tqdm import tqdm
 
 from audiozoo.errors import AudiozooError
 from audiozoo.faults import fault_point
+from audiozoo.progress_bar import progress_bar
 from audiozoo.runs.progress import Progress
 from audiozoo.settings import TrainConfig
 from audiozoo.train import distributed
@@ -75,7 +75,7 @@ def train(
     per_epoch = steps_per_epoch(len(data), config)
     # Under a time budget the epoch count is only a cap, so the bar counts steps against the clock.
     timed = bool(config.max_seconds)
-    bar = tqdm(total=None if timed else config.epochs * per_epoch, initial=progress.step, unit="step",
+    bar = progress_bar(total=None if timed else config.epochs * per_epoch, initial=progress.step, unit="step",
                desc=f"{model.name} ({config.max_seconds:g} s budget)" if timed else model.name,
                disable=not show_progress or distributed.rank() > 0, dynamic_ncols=True)
     started, offset = time.perf_counter(), progress.seconds
@@ -102,8 +102,8 @@ def train(
                 if progress.step % config.log_every == 0:
                     log({"step": progress.step, "epoch": progress.epoch, **losses, "lr": lr,
                          "seconds": round(progress.seconds, 3)})
-                bar.update()
-                bar.set_postfix(epoch=progress.epoch + 1, **{k: f"{v:.4g}" for k, v in losses.items()})
+                bar.set_postfix(epoch=progress.epoch + 1, **{k: f"{v:.4g}" for k, v in losses.items()}, refresh=False)
+                bar.update()  # redraws at most every mininterval (a refreshing postfix would at every step)
                 fault_point("after-step")
                 if config.valid_every and progress.step % config.valid_every == 0:
                     validate(progress)
@@ -113,6 +113,7 @@ def train(
             progress.batch = 0
         return progress
     except KeyboardInterrupt:
+        bar.close()  # the bar's line ends before anything else is said
         checkpoint(progress)
         raise TrainingInterrupted() from None
     finally:
