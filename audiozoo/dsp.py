@@ -252,13 +252,19 @@ class MelInverse(torch.nn.Module):
         self.step = float(1.0 / torch.linalg.matrix_norm(w, ord=2) ** 2)
 
     def forward(self, mel_power: torch.Tensor) -> torch.Tensor:
-        power = (self.pinv @ mel_power).clamp_min_(0.0)
+        """Frames-major inside: ``[B·F, n_mels]`` rows against the basis make each product one large matmul
+        (a batched one per clip is several times slower on CPU) and each step two ``addmm`` and two
+        elementwise passes; the result is a ``[B, bins, F]`` view of ``[B, F, bins]`` memory, the
+        layout Griffin-Lim reads."""
+        batch, n_mels, num_frames = mel_power.shape
+        mel = mel_power.transpose(1, 2).reshape(-1, n_mels)
+        power = (mel @ self.pinv.T).clamp_min_(0.0)
         point, t = power, 1.0  # FISTA's extrapolated point and momentum schedule
         for _ in range(self.steps):
-            # Gradient Wᵀ(W P − M) through W rather than WᵀW: n_mels < n_fft / 4, so two thin products are cheaper.
-            grad = self.basis.T @ (self.basis @ point).sub_(mel_power)
-            following = point.sub(grad, alpha=self.step).clamp_min_(0.0)
+            # Gradient (P Wᵀ − M) W through W rather than WᵀW: n_mels < n_fft / 4, so two thin products are cheaper.
+            residual = torch.addmm(mel, point, self.basis.T, beta=-1.0)
+            following = torch.addmm(point, residual, self.basis, alpha=-self.step).clamp_min_(0.0)
             t_next = (1.0 + math.sqrt(1.0 + 4.0 * t * t)) / 2.0
-            point = following + ((t - 1.0) / t_next) * (following - power)
+            point = torch.lerp(power, following, 1.0 + (t - 1.0) / t_next)  # following + ((t - 1) / t_next)·(following − power)
             power, t = following, t_next
-        return power
+        return power.view(batch, num_frames, -1).transpose(1, 2)

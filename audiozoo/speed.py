@@ -2,7 +2,8 @@
 
 Each helper has a plain fallback and is opted into by the code that wants it; none is part of an
 interface a plugin author reads or subclasses. ``ChannelsLast`` runs a stack of 1-D layers on
-channels-last memory; ``in_blocks`` splits a CPU batch into cache-sized blocks of clips.
+channels-last memory; ``in_blocks`` splits a CPU batch into cache-sized blocks of clips;
+``fused_optimizer`` makes the trainer's optimizers step with torch's fused kernels.
 """
 
 from __future__ import annotations
@@ -51,6 +52,39 @@ def each_block(fn: Layer, x: torch.Tensor, samples: int) -> Iterator[torch.Tenso
         size = max(1, BLOCK_SAMPLES * torch.get_num_threads() // max(1, samples))
     for start in range(0, len(x), size):
         yield fn(x[start : start + size])
+
+
+def fused_optimizer(optimizer: torch.optim.Optimizer) -> torch.optim.Optimizer:
+    """``optimizer`` itself, now stepping with torch's fused kernel wherever it has one (Adam, AdamW,
+    SGD, Adagrad on CPU and CUDA): one pass over each parameter's memory instead of one per operation,
+    2–3× faster on CPU (docs/performance.md). The same update up to float rounding (1e-7 relative).
+
+    A param group that chose ``foreach`` or ``fused`` itself, or is ``differentiable``, is left as
+    it is, and so is one with a parameter the kernels do not take (not floating point, another
+    device). The choice is made again after ``load_state_dict``, whose saved groups carry the flag
+    they were saved with, so a resumed run steps as fast as a new one.
+    """
+    if "fused" not in optimizer.defaults:  # a class without fused kernels
+        return optimizer
+
+    def choose(opt: torch.optim.Optimizer) -> None:
+        for group in opt.param_groups:
+            if group.get("fused") is None and not group.get("foreach") and not group.get("differentiable") \
+                    and all(_takes_fused(p) for p in group["params"]):
+                group["fused"] = True
+                for p in group["params"]:  # a fused step counts on the parameter's device
+                    if torch.is_tensor(step := opt.state.get(p, {}).get("step")):
+                        opt.state[p]["step"] = step.to(p.device, torch.float32)
+
+    choose(optimizer)
+    optimizer.register_load_state_dict_post_hook(choose)
+    return optimizer
+
+
+def _takes_fused(p: torch.Tensor) -> bool:
+    return p.is_floating_point() and not p.is_sparse and p.device.type in ("cpu", "cuda")
+
+
 ELEMENTWISE = (torch.nn.ReLU, torch.nn.LeakyReLU, torch.nn.ELU, torch.nn.GELU, torch.nn.Tanh, torch.nn.Sigmoid)
 """Activations that compute the same on any shape and memory layout (Dropout is left out: its
 random mask must be drawn as the plain module draws it)."""

@@ -26,7 +26,8 @@ class Size:
     clip_samples: int  # samples of a clip (45 675: half of 29 s at 3150 Hz)
     files: int  # GTZAN-like files prepared
     file_seconds: float  # length of each of those files
-    train_steps: int  # timed training steps per cell
+    train_steps: int  # training steps per cell timed phase by phase
+    train_repeats: int  # repetitions of each cell's step, alternating with its matmul reference
     generate_clips: int  # clips generated per cell
     memory_epochs: tuple[int, int]  # the two epoch counts whose peak memory is compared
     scale: tuple[int, ...]  # factors of the scaling table
@@ -37,9 +38,9 @@ class Size:
 
 
 SIZES = {
-    "full": Size("full", 5, 0.25, 64, 16, 45675, 100, 30.0, 5, 16, (1, 3), (1, 2, 4), 8, None, (1, 10, 50), 30.0),
-    "quick": Size("quick", 3, 0.1, 16, 4, 45675, 20, 30.0, 2, 4, (1, 2), (1, 2, 4), 4, None, (0.5, 2), 10.0),
-    "tiny": Size("tiny", 2, 0.0, 2, 1, 4096, 2, 3.0, 1, 1, (1, 2), (1, 2), 2, "debug", (0.05,), 1.0),
+    "full": Size("full", 5, 0.25, 64, 16, 45675, 100, 30.0, 5, 11, 16, (1, 3), (1, 2, 4), 8, None, (1, 10, 50), 30.0),
+    "quick": Size("quick", 3, 0.1, 16, 4, 45675, 20, 30.0, 3, 5, 4, (1, 2), (1, 2, 4), 4, None, (0.5, 2), 10.0),
+    "tiny": Size("tiny", 2, 0.0, 2, 1, 4096, 2, 3.0, 1, 2, 1, (1, 2), (1, 2), 2, "debug", (0.05,), 1.0),
 }
 
 

@@ -11,6 +11,7 @@ from audiozoo.errors import AudiozooError
 from audiozoo.model import Batch, GenerativeModel
 from audiozoo.train.ema import EMA
 from audiozoo.settings import TrainConfig
+from audiozoo.speed import fused_optimizer
 from audiozoo.train.update import Updater, lr_factor
 
 
@@ -120,3 +121,50 @@ def test_an_unknown_optimizer_name_is_named():
 def test_bad_update_settings(key, value):
     with pytest.raises(ValueError, match=key):
         TrainConfig(**{key: value})
+
+
+def test_optimizers_step_fused_and_stay_fused_after_loading_a_plain_state():
+    model = torch.nn.Linear(4, 4)
+    plain = torch.optim.AdamW(model.parameters(), lr=0.1)
+    fast = fused_optimizer(torch.optim.AdamW(model.parameters(), lr=0.1))
+    assert fast.param_groups[0]["fused"] is True and plain.param_groups[0]["fused"] is None
+    model(torch.ones(2, 4)).sum().backward()
+    plain.step()
+    fast.load_state_dict(plain.state_dict())  # a checkpoint of the plain optimizer
+    assert fast.param_groups[0]["fused"] is True
+    fast.step()
+    chosen = fused_optimizer(torch.optim.Adam(model.parameters(), foreach=True))
+    assert chosen.param_groups[0]["fused"] is None  # what a model chose itself is kept
+    rms = torch.optim.RMSprop(model.parameters())
+    assert fused_optimizer(rms) is rms and "fused" not in rms.param_groups[0]  # no fused kernel: as it is
+
+
+def test_a_fused_update_is_the_plain_one_up_to_rounding():
+    steps = []
+    for fused in (False, True):
+        torch.manual_seed(0)
+        model = torch.nn.Sequential(torch.nn.Linear(8, 16), torch.nn.Tanh(), torch.nn.Linear(16, 1))
+        opt = torch.optim.AdamW(model.parameters(), lr=0.01, weight_decay=0.1)
+        opt = fused_optimizer(opt) if fused else opt
+        x = torch.randn(32, 8, generator=torch.Generator().manual_seed(1))
+        for _ in range(20):
+            opt.zero_grad()
+            model(x).square().mean().backward()
+            opt.step()
+        steps.append(weights(model))
+    torch.testing.assert_close(steps[1], steps[0], rtol=1e-5, atol=1e-6)
+
+
+def test_the_ema_update_is_a_lerp_of_each_weight_bit_for_bit():
+    model = Line()
+    ema = EMA(model, decay=0.9)
+    expected = {name: w.clone() for name, w in ema.weights.items()}
+    for _ in range(3):
+        with torch.no_grad():
+            for p in model.parameters():
+                p.mul_(1.5).add_(0.25)
+        weight = 1.0 - min(0.9, (1 + ema.updates + 1) / (10 + ema.updates + 1))
+        for name, p in model.named_parameters():
+            expected[name].lerp_(p.detach(), weight)
+        ema.update(model)
+    assert all(torch.equal(ema.weights[name], expected[name]) for name in expected)

@@ -20,6 +20,7 @@ from audiozoo.errors import AudiozooError
 from audiozoo.model import Batch, GenerativeModel
 from audiozoo.runs.checkpoint import Named, Stateful
 from audiozoo.settings import TrainConfig
+from audiozoo.speed import fused_optimizer
 from audiozoo.train import distributed
 from audiozoo.train.ema import EMA
 
@@ -52,7 +53,7 @@ class Updater:
     def __init__(self, model: GenerativeModel, config: TrainConfig, total_steps: int) -> None:
         self.model, self.config = model, config
         self.device_type = next(model.parameters()).device.type
-        self.optimizers = model.configure_optimizers()
+        self.optimizers = {name: fused_optimizer(opt) for name, opt in model.configure_optimizers().items()}
         if not self.optimizers:
             raise AudiozooError(f"model {model.name!r} configured no optimizer")
         factor = lr_factor(config, total_steps)
@@ -78,8 +79,18 @@ class Updater:
             raise AudiozooError(f"model {self.model.name!r} asked to step optimizer {optimizer!r}; "
                                 f"it has: {', '.join(self.optimizers)}") from None
         opt.zero_grad(set_to_none=True)
+        self.backward(loss)
+        self.optimizer_step(opt)
+
+    # The phases of an update, methods of their own so that benchmarks/ can time each.
+
+    def backward(self, loss: torch.Tensor) -> None:
+        """Gradients of ``loss`` (scaled under fp16), in the parameters' precision."""
         with torch.autocast(self.device_type, enabled=False):
             self.scaler.scale(loss).backward()
+
+    def optimizer_step(self, opt: torch.optim.Optimizer) -> None:
+        """``opt``'s gradients averaged over processes, clipped, and its step."""
         params = [p for group in opt.param_groups for p in group["params"] if p.grad is not None]
         distributed.average_gradients(params)
         if self.config.grad_clip:
