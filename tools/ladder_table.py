@@ -17,8 +17,9 @@ criterion:
 - separated: every medium and severe rung lies 3 real-vs-real sds or more from real;
 - noise beyond medium: every noise sentinel scores worse than every medium rung.
 
-``spreads=1`` also prints what the fidelity cues' :attr:`Cue.spread` are measured as: the sd, over
-the splits, of each cue's energy distance between real sets.
+``spreads=1`` (with ``fidelity`` among the metrics) also prints what the fidelity cues'
+:attr:`Cue.spread` are measured as, the sd over the splits of each cue's energy distance between
+real sets, and each row's mean deviation per cue in those units.
 """
 
 from __future__ import annotations
@@ -133,7 +134,7 @@ def main(args: list[str]) -> None:
           f"{sizes[0]} + {sizes[1]} files (the bench's: {len(bench[0])} reference clips, {len(bench[1])} per row); "
           f"rows made in {made:.0f} s\n")
 
-    verdicts, cells = {}, {label: [] for label in rows}
+    verdicts, cells, cues = {}, {label: [] for label in rows}, {}
     for metric in metrics:
         started = time.perf_counter()
         reference = scorer(metric, rows[REAL])
@@ -141,6 +142,9 @@ def main(args: list[str]) -> None:
         for label, row in rows.items():
             pick = scorer(metric, row)
             values[label] = np.array([float(metric.between(reference(ref), pick(est))) for ref, est in splits])
+            if spreads and metric.name == "fidelity":
+                cues[label] = np.array([fidelity_metrics.cue_distances(reference(ref), pick(est)).numpy()
+                                        for ref, est in splits])
         sign = -1.0 if metric.higher_is_better else 1.0
         real_mean, real_sd = values[REAL].mean(), values[REAL].std(ddof=1)
         z = {label: sign * (v.mean() - real_mean) / max(real_sd, 1e-12) for label, v in values.items()}
@@ -159,12 +163,17 @@ def main(args: list[str]) -> None:
         marks = ["PASS" if not v[i][1] else "FAIL: " + ", ".join(v[i][1]) for v in verdicts.values()]
         print(f"| {criterion} | " + " | ".join(marks) + " |")
 
-    if spreads:
-        pick = scorer(api.get_metric("fidelity", sample_rate=sample_rate), clips)
-        distances = np.array([fidelity_metrics.cue_distances(pick(ref), pick(est)).numpy() for ref, est in splits])
-        print("\nfidelity cues' spreads between real sets (sd over the splits of each cue's energy distance):")
-        print("\n".join(f"  {cue.name}: {s:.4f}" for cue, s in zip(fidelity_metrics.CUES, distances.std(0, ddof=1))))
-
+    if cues:
+        spread = np.array([cue.spread for cue in fidelity_metrics.CUES])
+        print("\nfidelity cues: the sd over the splits of each cue's energy distance between real sets "
+              "(what Cue.spread holds):\n")
+        print("  " + ", ".join(f"{cue.name} {s:.4f}" for cue, s in
+                                zip(fidelity_metrics.CUES, cues[REAL].std(0, ddof=1), strict=True)))
+        print("\nand each row's mean cue deviation, in units of Cue.spread:\n")
+        print("| row | " + " | ".join(cue.name for cue in fidelity_metrics.CUES) + " |")
+        print("| --- |" + " ---: |" * len(spread))
+        print("\n".join(f"| {label} | " + " | ".join(f"{x:.1f}" for x in (d / spread).mean(0)) + " |"
+                        for label, d in cues.items()))
 
 if __name__ == "__main__":
     try:
