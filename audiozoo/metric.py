@@ -27,7 +27,9 @@ ROLES: dict[str, str] = {
     "fidelity": "grades music-like samples (how close almost-right music comes to real music), held to the "
                 "ladder test (tools/ladder_table.py): real first, each ladder ordered mild < medium < severe, "
                 "every medium and severe rung 3 real-vs-real sds from real, every noise sentinel beyond every "
-                "medium rung; the pivot is a fidelity metric that passes",
+                "medium rung; the rung verdicts (beats severe / medium / mild) read the fidelity metrics. It is not "
+                "held to the distance test: grading how far music is from real, it may put music under loud hiss "
+                "beyond noise that has no music at all (docs/metrics.md)",
     "memorisation": "the share (%) of samples that copy training clips: a cell where it reaches 10 % is "
                     "labelled a copier, however music-like its samples",
 }

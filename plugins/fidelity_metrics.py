@@ -341,7 +341,7 @@ class Fidelity(FeatureSetMetric):
 
     name = "fidelity"
     higher_is_better = False
-    roles = frozenset({"distance", "fidelity"})
+    roles = frozenset({"fidelity"})
 
     def features(self, clips: torch.Tensor) -> torch.Tensor:
         return fidelity_features(self.config.sample_rate, clips)

@@ -121,7 +121,7 @@ def main(args: list[str]) -> None:
     sample_rate = data.sample_rate
 
     metrics = [api.get_metric(n, sample_rate=sample_rate) for n in api.list_metrics()]
-    metrics = [m for m in metrics if m.task == "generation" and "distance" in m.roles and m.unavailable_reason() is None]
+    metrics = [m for m in metrics if m.task == "generation" and m.roles & {"distance", "fidelity"} and m.unavailable_reason() is None]
     if wanted is not None:
         metrics = [m for m in metrics if m.name in str(wanted).split(",")]
 
