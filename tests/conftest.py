@@ -57,6 +57,16 @@ def write_music(path: Path, seconds: float, sample_rate: int = 22050, channels: 
     return path
 
 
+def debug_runs_settings(root: Path, **extra) -> dict:
+    """Settings of tiny debug runs on five short pieces written under ``root/music``, into ``root/runs``:
+    what the fixtures of trained runs (export, generate) share."""
+    for i in range(5):
+        write_music(root / "music" / f"piece{i}.wav", 1.2, 8000, seed=i)
+    return {"data": "folder", "data.root": str(root / "music"), "data.clip_seconds": 0.5, "preset": "debug",
+            "epochs": 1, "batch_size": 4, "samples": 1, "reconstructions": 0, "device": "cpu",
+            "runs_dir": str(root / "runs"), **extra}
+
+
 def make_distribution(site: Path, name: str, entry_points: dict[str, str], modules: dict[str, str]) -> Path:
     """An installed-looking distribution in ``site`` (dist-info + modules), found through sys.path."""
     site.mkdir(parents=True, exist_ok=True)

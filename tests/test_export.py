@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 import torch
 from click.testing import CliRunner
-from conftest import write_music
+from conftest import debug_runs_settings
 
 from audiozoo.cli import cli
 from audiozoo.overrides import parse_overrides
@@ -67,11 +67,7 @@ def without_audiozoo(card: Path, result: Path, noise: list[Path]) -> None:
 def runs(tmp_path_factory) -> dict[str, Path]:
     """One tiny trained run per cell (debug preset, one epoch, EMA weights kept)."""
     root = tmp_path_factory.mktemp("export")
-    for i in range(5):
-        write_music(root / "music" / f"piece{i}.wav", 1.2, 8000, seed=i)
-    common = {"data": "folder", "data.root": str(root / "music"), "data.clip_seconds": 0.5, "preset": "debug",
-              "epochs": 1, "batch_size": 4, "samples": 1, "reconstructions": 0, "device": "cpu", "ema": 0.5,
-              "runs_dir": str(root / "runs")}
+    common = debug_runs_settings(root, ema=0.5)
     return {name: run(progress=False, **common, **cell, name=name).path for name, (cell, _) in CELLS.items()}
 
 

@@ -9,7 +9,7 @@ import pytest
 import soundfile as sf
 import torch
 from click.testing import CliRunner
-from conftest import write_music
+from conftest import debug_runs_settings
 
 from audiozoo.cli import cli
 from audiozoo.runs import sampling
@@ -22,11 +22,7 @@ from audiozoo.train.run import run
 def runs(tmp_path_factory) -> dict[str, Path]:
     """A debug flow on mel (attention over every frame at its lowest level) and a debug VAE on waveform."""
     root = tmp_path_factory.mktemp("generate")
-    for i in range(5):
-        write_music(root / "music" / f"piece{i}.wav", 1.2, 8000, seed=i)
-    common = {"data": "folder", "data.root": str(root / "music"), "data.clip_seconds": 0.5, "preset": "debug",
-              "epochs": 1, "batch_size": 4, "samples": 1, "reconstructions": 0, "device": "cpu",
-              "runs_dir": str(root / "runs")}
+    common = debug_runs_settings(root)
     with pytest.MonkeyPatch.context() as patch:
         patch.setenv("AUDIOZOO_CACHE", str(root / "cache"))
         return {name: run(progress=False, **common, model=name, repr=repr_, name=name).path
