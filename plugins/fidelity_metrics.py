@@ -62,6 +62,9 @@ PEAK_DB = 6.0
 BREAK_S = 0.25
 """How far before and after a frame a partial's level is looked for when measuring breaks."""
 
+LOUDNESS_EXPONENT = 0.3
+"""Stevens' power law: loudness grows as intensity to about 0.3."""
+
 HOLD_S, MOVE_S = 0.2, 2.0
 """Lags of ``hold`` (past the window, so frames do not overlap) and ``freeze``."""
 
@@ -100,6 +103,12 @@ class Analysis:
     def active(self) -> torch.Tensor:
         """``[B, bins, frames]`` 0/1: bins whose envelope is within ``ACTIVE_DB`` of the clip's peak."""
         return _active(self.db, self.envelope)
+
+    @cached_property
+    def loudness(self) -> torch.Tensor:
+        """``[B, bins, frames]``: how loud each bin is beside its frame's loudest (power relative to
+        that bin's, to :data:`LOUDNESS_EXPONENT`)."""
+        return (self.power / self.power.amax(1, keepdim=True).clamp_min(1e-30)).pow(LOUDNESS_EXPONENT)
 
     @cached_property
     def peaks(self) -> torch.Tensor:
@@ -154,10 +163,12 @@ def _at_peaks(analysis: Analysis, values: torch.Tensor, fallback: float) -> torc
 
 
 def grain(analysis: Analysis) -> torch.Tensor:
-    """Spectral flatness of the whitened spectrum over active bins: low where sharp partials
-    stand over deep valleys, high where grain, blur or noise fills them."""
-    fine, active = analysis.fine, analysis.active
-    count = active.sum(1).clamp_min(1.0)
+    """Spectral flatness of the whitened spectrum over active bins, each weighed by its loudness:
+    low where sharp partials stand over deep valleys, high where grain, blur or noise fills them.
+    Weighed, so that faint hiss over the whole band (music under noise: still music to the ear)
+    counts less than grain among the partials one hears."""
+    fine, active = analysis.fine, analysis.active * analysis.loudness
+    count = active.sum(1).clamp_min(1e-30)
     geometric = torch.exp((fine * (math.log(10.0) / 10.0) * active).sum(1) / count)
     arithmetic = (torch.pow(10.0, fine / 10.0) * active).sum(1) / count
     return torch.where(arithmetic > 0, geometric / arithmetic.clamp_min(1e-30), 1.0)
@@ -210,28 +221,30 @@ def breaks(analysis: Analysis) -> torch.Tensor:
     return F.pad(per_frame, (0, max(0, frames - per_frame.shape[-1])), mode="replicate")[:, :frames]
 
 
-def _lag_correlation(analysis: Analysis, lag: int) -> torch.Tensor:
-    """Per frame, the correlation across active bins of the whitened spectrum with itself ``lag``
-    frames later (earlier, for the last frames)."""
-    fine, active = analysis.fine, analysis.active
+def _lag_correlation(analysis: Analysis, lag: int, weight: torch.Tensor) -> torch.Tensor:
+    """Per frame, the correlation across bins (each counted by ``weight``) of the whitened spectrum
+    with itself ``lag`` frames later (earlier, for the last frames)."""
+    fine, active = analysis.fine, weight
     frames = fine.shape[-1]
     index = torch.arange(frames, device=fine.device)
     other = torch.where(index + lag < frames, index + lag, (index - lag).clamp_min(0))
     both = active * active[..., other]
-    count = both.sum(1, keepdim=True).clamp_min(1.0)
+    count = both.sum(1, keepdim=True).clamp_min(1e-30)
     a = (fine - (fine * both).sum(1, keepdim=True) / count) * both
     b = (fine[..., other] - (fine[..., other] * both).sum(1, keepdim=True) / count) * both
     return (a * b).sum(1) / ((a * a).sum(1) * (b * b).sum(1)).sqrt().clamp_min(1e-9)
 
 
 def hold(analysis: Analysis) -> torch.Tensor:
-    """Correlation of the whitened spectrum with itself 0.2 s later: notes hold a while."""
-    return _lag_correlation(analysis, analysis.frames(HOLD_S))
+    """Correlation of the whitened spectrum with itself 0.2 s later, bins weighed by loudness: the
+    notes one hears hold a while (faint hiss between them changes every frame, and does not count)."""
+    return _lag_correlation(analysis, analysis.frames(HOLD_S), analysis.active * analysis.loudness)
 
 
 def freeze(analysis: Analysis) -> torch.Tensor:
-    """Correlation of the whitened spectrum with itself 2 s later: notes move on (a drone does not)."""
-    return _lag_correlation(analysis, analysis.frames(MOVE_S))
+    """Correlation of the whitened spectrum with itself 2 s later, every active bin counted alike:
+    notes move on; a drone does not, and is heard however quiet it is beside them."""
+    return _lag_correlation(analysis, analysis.frames(MOVE_S), analysis.active)
 
 
 @dataclass(frozen=True)
@@ -246,11 +259,11 @@ class Cue:
 
 
 CUES = (
-    Cue("grain", grain, 0.0658),
+    Cue("grain", grain, 0.0448),
     Cue("phase", phase, 0.0879),
     Cue("onsets", onsets, 0.0264),
     Cue("breaks", breaks, 0.0588),
-    Cue("hold", hold, 0.0549),
+    Cue("hold", hold, 0.0291),
     Cue("freeze", freeze, 0.0471),
 )
 """Spreads from ``python tools/ladder_table.py metrics=fidelity spreads=1`` (the embedded set, 100
@@ -340,8 +353,9 @@ class Fidelity(FeatureSetMetric):
     """Σ over cues of z·|z|, z a cue's energy distance between the sets' frames in units of its spread between real sets."""
 
     name = "fidelity"
+    version = 2  # 2: grain and hold weigh each bin by its loudness
     higher_is_better = False
-    roles = frozenset({"fidelity"})
+    roles = frozenset({"distance", "fidelity"})
 
     def features(self, clips: torch.Tensor) -> torch.Tensor:
         return fidelity_features(self.config.sample_rate, clips)

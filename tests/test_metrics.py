@@ -137,6 +137,13 @@ def test_every_build_registers_a_structure_distance():
     assert DISTANCES and set(STRUCTURE) & set(DISTANCES)
 
 
+def test_the_default_pivot_is_a_distance_that_grades_fidelity():
+    """Tables pivot on one figure: it must pass the sentinel test here (a distance) and the ladder
+    test of tools/ladder_table.py (a fidelity metric), so that it ranks music-like samples."""
+    pivot = host().defaults["pivot"]
+    assert {"distance", "fidelity"} <= host().registry("metrics").get(pivot).roles
+
+
 @pytest.mark.parametrize("name", DISTANCES)
 def test_distance_ranks_real_best_and_every_noise_below_every_degradation(name, score):
     """The ruler's own test on real music: the held-out half is the best set (within the estimator's
