@@ -1,5 +1,5 @@
-"""The report's GAN: dense + ConvTranspose2d generator, dense discriminator; binary cross-entropy (the
-report's loss) or WGAN-GP (SpecGAN's: a critic with a gradient penalty, several critic steps per generator step)."""
+"""The GAN: dense + ConvTranspose2d generator; SpecGAN's convolutional critic trained with WGAN-GP (the
+default), or the report's dense discriminator with binary cross-entropy (preset=seed)."""
 
 from __future__ import annotations
 
@@ -22,9 +22,12 @@ class GANConfig(ModelConfig):
     channels: list[int] = field(default_factory=lambda: [64, 32, 16])
     base_size: int = 8  # per axis, the stride is the smallest that reaches the size from about this many rows/columns
     max_stride: int = 8  # per axis and stage; an axis that needs more starts from a larger image
-    disc_widths: list[int] = field(default_factory=lambda: [128, 64])  # discriminator's hidden layers, on [C·F]
-    disc_dropout: float = 0.0  # dropout after each hidden discriminator layer
-    loss: Literal["bce", "wgan_gp"] = "bce"  # bce: the report's; wgan_gp: Wasserstein critic + gradient penalty
+    discriminator: Literal["conv", "dense"] = "conv"  # conv: SpecGAN's critic (WaveGAN's on [1, N]); dense: the report's
+    # conv: output channels of each 5×5 stride-2 Conv2d (on [1, N]: 25-tap stride-4 Conv1d), then a Linear to 1
+    critic_channels: list[int] = field(default_factory=lambda: [16, 32, 64, 128, 256])
+    disc_widths: list[int] = field(default_factory=lambda: [128, 64])  # dense: hidden layers, on [C·F]
+    disc_dropout: float = 0.0  # dense: dropout after each hidden discriminator layer
+    loss: Literal["bce", "wgan_gp"] = "wgan_gp"  # wgan_gp: Wasserstein critic + gradient penalty; bce: the report's
     gp_weight: float = 10.0  # wgan_gp: weight of the gradient penalty (WGAN-GP's and SpecGAN's λ)
     # none: the loss's own recipe (RECIPES): the report's DCGAN Adam for bce, SpecGAN's for wgan_gp
     critic_steps: int | None = None  # discriminator updates per generator update (one per training step)
@@ -38,7 +41,9 @@ class GANConfig(ModelConfig):
     def __post_init__(self) -> None:
         if self.noise_dim < 1:
             raise ValueError(f"noise_dim must be at least 1, got {self.noise_dim}")
-        for key in ("dense_widths", "channels", "disc_widths"):
+        if self.discriminator == "conv" and not self.critic_channels:
+            raise ValueError("critic_channels must name at least one convolution")
+        for key in ("dense_widths", "channels", "critic_channels", "disc_widths"):
             widths = getattr(self, key)
             if any(w < 1 for w in widths):
                 raise ValueError(f"{key} must hold positive widths, got {widths}")
@@ -137,8 +142,31 @@ class Generator(torch.nn.Module):
         return image[:, 0, : self.shape[0], : self.shape[1]]
 
 
-class Discriminator(torch.nn.Module):
-    """``[B, C, F]`` flattened → dense layers (LeakyReLU 0.2) → one logit (bce) or score (the critic of
+class ConvCritic(torch.nn.Module):
+    """SpecGAN's critic (Donahue et al. 2019): ``[B, C, F]`` as a one-channel image → 5×5 Conv2d of
+    stride 2 and LeakyReLU 0.2 per entry of ``critic_channels`` → flatten → Linear → one score. On a
+    waveform ``[B, 1, N]``, WaveGAN's: 25-tap Conv1d of stride 4 instead. No batch norm (WGAN-GP)."""
+
+    def __init__(self, shape: tuple[int, int], c: GANConfig) -> None:
+        super().__init__()
+        self.one_d = shape[0] == 1
+        conv, kernel, stride = (torch.nn.Conv1d, 25, 4) if self.one_d else (torch.nn.Conv2d, 5, 2)
+        sizes = list(shape[1:] if self.one_d else shape)
+        layers, width = [], 1
+        for out in c.critic_channels:
+            layers += [conv(width, out, kernel, stride, kernel // 2), torch.nn.LeakyReLU(0.2)]
+            sizes = [(size - 1) // stride + 1 for size in sizes]  # padding kernel // 2: ceil(size / stride)
+            width = out
+        self.convs = torch.nn.Sequential(*layers)
+        self.out = torch.nn.Linear(width * math.prod(sizes), 1)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        image = x if self.one_d else x.unsqueeze(1)
+        return self.out(self.convs(image).flatten(1)).squeeze(1)
+
+
+class DenseDiscriminator(torch.nn.Module):
+    """The report's: ``[B, C, F]`` flattened → dense layers (LeakyReLU 0.2) → one logit (bce) or score (the critic of
     wgan_gp) per input. No batch norm: it would couple a batch's inputs, which the gradient penalty forbids."""
 
     def __init__(self, shape: tuple[int, int], c: GANConfig) -> None:
@@ -156,8 +184,11 @@ class Discriminator(torch.nn.Module):
         return self.layers(x).squeeze(1)
 
 
+DISCRIMINATORS: dict[str, type[torch.nn.Module]] = {"conv": ConvCritic, "dense": DenseDiscriminator}
+
+
 class GAN(GenerativeModel):
-    """GAN: dense+ConvTranspose2d generator, dense discriminator, BCE or WGAN-GP; the report's spectrogram GAN.
+    """GAN: dense+ConvTranspose2d generator; conv critic or dense discriminator; WGAN-GP or BCE.
 
     Each ``training_step`` updates the discriminator on a real batch and as many fakes, and every
     ``critic_steps``-th also the generator, each with its own Adam, through the trainer's ``update``;
@@ -175,7 +206,7 @@ class GAN(GenerativeModel):
     def __init__(self, shape: tuple[int, int], config: GANConfig | None = None) -> None:
         super().__init__(shape, config)
         self.generator = Generator(self.shape, self.config)
-        self.discriminator = Discriminator(self.shape, self.config)
+        self.discriminator = DISCRIMINATORS[self.config.discriminator](self.shape, self.config)
         self.critic_steps = int(self.config.setting("critic_steps"))
         if self.critic_steps > 1:  # where in its cycle training is, checkpointed so a resumed run continues exactly
             self.register_buffer("discriminator_updates", torch.zeros((), dtype=torch.long))
@@ -268,10 +299,10 @@ def register_models(register):
 def register_presets(register):
     """The GAN's part of the shared presets: its tiny size, its budget's batch, the report's settings."""
     register("debug", {"model.noise_dim": 16, "model.dense_widths": [32], "model.channels": [8, 4],
-                       "model.base_size": 4, "model.disc_widths": [32]}, model=GAN.name)
+                       "model.base_size": 4, "model.critic_channels": [4, 8], "model.disc_widths": [32]}, model=GAN.name)
     for budget in ("default", "quality"):
         register(budget, {"batch_size": 10}, model=GAN.name)
-    register("seed", {"model.loss": "bce", "repr": "stft", "repr.form": "magnitude", "repr.n_fft": 2048, "repr.hop_length": 512,
+    register("seed", {"model.discriminator": "dense", "model.loss": "bce", "repr": "stft", "repr.form": "magnitude", "repr.n_fft": 2048, "repr.hop_length": 512,
                       "data.sample_rate": 3150, "data.clip_seconds": 29.0, "data.segments": 1,
                       "model.noise_dim": 1024, "model.weight_decay": 1e-5, "batch_size": 10, "epochs": 100},
              model=GAN.name)
