@@ -399,4 +399,5 @@ def test_no_usable_audio_stops_run_and_bench_in_one_line_before_any_cell(tmp_pat
             assert result.output.strip().splitlines()[-1] == \
                 "Error: no usable audio in dataset 'folder': all 1 files were skipped (a.wav: digital silence)"
             assert "Traceback" not in result.output and "[1/1]" not in result.output  # no cell started, none retried
-    assert not (tmp_path / "runs" / "b").exists()
+            assert "run directory" not in result.output  # refused before a run was announced
+    assert not (tmp_path / "runs").exists() or not any((tmp_path / "runs").iterdir())  # nothing left behind

@@ -66,11 +66,6 @@ def average_gradients(params: list[torch.Tensor]) -> None:
         p.grad.div_(world_size())
 
 
-def barrier() -> None:
-    if world_size() > 1:
-        dist.barrier()
-
-
 def broadcast(value: Any) -> Any:
     """Rank 0's ``value`` on every rank (e.g. the run directory it chose)."""
     if world_size() == 1:

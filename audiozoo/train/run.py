@@ -44,14 +44,14 @@ from audiozoo.train.trainer import TrainingDiverged, TrainingInterrupted, steps_
 from audiozoo.train.update import Updater
 
 
-def build(settings: RunSettings, progress: bool = True,
-          fresh: bool = True) -> tuple[Representation, GenerativeModel, PreparedData]:
-    """The objects a run's settings describe, and its data prepared; a ``fresh`` model (not about to
-    load its own checkpoint) starts from the weights of its ``init=`` run."""
+def build(settings: RunSettings, progress: bool = True, fresh: bool = True,
+          data: PreparedData | None = None) -> tuple[Representation, GenerativeModel, PreparedData]:
+    """The objects a run's settings describe, and its data prepared (unless given); a ``fresh`` model
+    (not about to load its own checkpoint) starts from the weights of its ``init=`` run."""
     rep, model = build_model(settings)
     if fresh and settings.run.init:
         start_from(settings, model, rep)
-    return rep, model, prepare_data(settings, progress)
+    return rep, model, data if data is not None else prepare_data(settings, progress)
 
 
 def status(text: str) -> None:
@@ -97,13 +97,16 @@ def _create(settings: RunSettings) -> RunDir:
 
 def _run(settings: RunSettings, resume: RunDir | None, device: torch.device, progress: bool) -> Run:
     lead = distributed.rank() == 0
+    # rank 0 prepares (and caches) the data before a run directory is made or announced: a data set with
+    # no usable audio stops here, in one line; the broadcast then holds the other ranks until it is cached
+    data = prepare_data(settings, progress) if lead else None
     run_dir = distributed.broadcast(_create(settings) if resume is None and lead else resume)
     with run_dir_lock(run_dir.path) if lead else nullcontext():
         if lead:
             for folder in (run_dir.path, run_dir.checkpoints):
                 remove_stale_temporaries(folder)
         try:
-            return _train_in(run_dir, settings, resume is not None, device, progress and lead)
+            return _train_in(run_dir, settings, data, resume is not None, device, progress and lead)
         except AudiozooError:
             if resume is None and lead and not run_dir.has_checkpoint and not run_dir.metrics.exists():
                 shutil.rmtree(run_dir.path, ignore_errors=True)  # a run that never started leaves no folder
@@ -136,8 +139,9 @@ class Session:
         self.saved = at.step
 
 
-def _train_in(run_dir: RunDir, settings: RunSettings, resuming: bool, device: torch.device, show: bool) -> Run:
-    session = _build(run_dir, settings, resuming, device, show)
+def _train_in(run_dir: RunDir, settings: RunSettings, data: PreparedData | None, resuming: bool,
+              device: torch.device, show: bool) -> Run:
+    session = _build(run_dir, settings, data, resuming, device, show)
     _restore(session)
     with run_dir.metrics_log(session.lead) as metrics, \
             TensorBoard(run_dir.tensorboard if session.lead else None, purge_step=session.progress.step + 1) as board:
@@ -145,8 +149,10 @@ def _train_in(run_dir: RunDir, settings: RunSettings, resuming: bool, device: to
         return _finish(session, board)
 
 
-def _build(run_dir: RunDir, settings: RunSettings, resuming: bool, device: torch.device, show: bool) -> Session:
-    """Stage 1: the representation, model, data and updater the settings describe, on ``device``."""
+def _build(run_dir: RunDir, settings: RunSettings, data: PreparedData | None, resuming: bool,
+           device: torch.device, show: bool) -> Session:
+    """Stage 1: the representation, model, data (rank 0's already prepared) and updater the settings
+    describe, on ``device``."""
     lead, say = distributed.rank() == 0, status if show else _quiet
     budget = settings.run
     limit = f"{budget.max_seconds:g} s budget, at most {budget.epochs} epochs" if budget.max_seconds else f"{budget.epochs} epochs"
@@ -155,11 +161,7 @@ def _build(run_dir: RunDir, settings: RunSettings, resuming: bool, device: torch
     say(f"{'continuing' if resuming else 'fine-tuning' if budget.init else 'training'} {settings.model_name} on "
         f"{settings.repr_name} of {settings.data_name}{origin} "
         f"({limit}, batch {budget.batch_size}, {device.type}); run directory: {run_dir.path}")
-    if not lead:
-        distributed.barrier()  # rank 0 prepares (and caches) the data first
-    rep, model, data = build(settings, show, fresh=not checkpointed)
-    if lead:
-        distributed.barrier()
+    rep, model, data = build(settings, show, fresh=not checkpointed, data=data)
     train_idx, test_idx = data.split_indices()
     if len(train_idx) == 0:
         raise AudiozooError("the training split is empty: use more files or a smaller data.test_fraction")
