@@ -243,7 +243,9 @@ class GAN(GenerativeModel):
         mix = torch.rand(len(x), *([1] * (x.dim() - 1)), device=x.device)
         with torch.enable_grad(), torch.autocast(x.device.type, enabled=False):
             between = (mix * x + (1 - mix) * fake).requires_grad_(True)
-            (grad,) = torch.autograd.grad(self.discriminator(between).sum(), between, create_graph=True)
+            # the critic sees a view, not the leaf: module hooks (FlopCounterMode's) cannot watch a leaf in autograd.grad
+            scores = self.discriminator(between.view_as(between))
+            (grad,) = torch.autograd.grad(scores.sum(), between, create_graph=True)
             return ((grad.flatten(1).norm(dim=1) - 1) ** 2).mean()
 
     def generator_loss_of(self, fake_scores: torch.Tensor) -> torch.Tensor:
