@@ -19,6 +19,8 @@ import scipy.fft
 import soxr
 import torch
 
+from audiozoo import speed
+
 AMIN = 1e-10
 """``librosa.power_to_db``'s floor on power before the log."""
 
@@ -248,7 +250,7 @@ class MelInverse(torch.nn.Module):
         w = torch.from_numpy(np.asarray(basis, dtype=np.float64))
         self.steps = steps
         self.register_buffer("basis", w.float(), persistent=False)
-        self.register_buffer("pinv", torch.linalg.pinv(w).float(), persistent=False)
+        self.register_buffer("pinv", speed.one_thread(torch.linalg.pinv, w).float(), persistent=False)
         self.step = float(1.0 / torch.linalg.matrix_norm(w, ord=2) ** 2)
 
     def forward(self, mel_power: torch.Tensor) -> torch.Tensor:

@@ -250,3 +250,19 @@ def test_mel_nnls_is_fista_on_each_clip(wave):
             point = following + (t - 1.0) / t_next * (following - power)
             power, t = following, t_next
         assert ours.double() == pytest.approx(power, rel=1e-4, abs=1e-6 * float(power.max()))
+
+
+def test_the_mel_pseudo_inverse_is_the_plain_one_built_on_one_thread():
+    """``speed.one_thread`` changes only the scheduling: the pseudo-inverse MelInverse keeps is the plain
+    call's (to float rounding), computed on one thread, and torch's thread count is restored, after an
+    error too."""
+    from audiozoo import dsp, speed
+
+    c = get_representation("mel").config
+    basis = torch.tensor(dsp.mel_filterbank(c.sample_rate, c.n_fft, c.n_mels, c.fmin, c.fmax), dtype=torch.float64)
+    threads = torch.get_num_threads()
+    assert speed.one_thread(torch.get_num_threads) == 1
+    torch.testing.assert_close(get_representation("mel").mel_inverse.pinv, torch.linalg.pinv(basis).float())
+    with pytest.raises(torch.linalg.LinAlgError):
+        speed.one_thread(torch.linalg.inv, torch.zeros(2, 2, dtype=torch.float64))
+    assert torch.get_num_threads() == threads
