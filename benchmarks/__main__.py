@@ -28,7 +28,7 @@ SECTIONS: dict[str, Benchmark] = {
     "generation": lambda size, device, sync, tmp: models.generation(size, device, sync),
     "memory": lambda size, device, sync, tmp: memory.memory(size, tmp),
     "scaling": lambda size, device, sync, tmp: memory.scaling(size, tmp),
-    "data": lambda size, device, sync, tmp: hours.hours(size, tmp),
+    "data": lambda size, device, sync, tmp: hours.hours(size, device, tmp),
 }
 
 

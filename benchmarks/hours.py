@@ -18,6 +18,8 @@ from itertools import islice
 from pathlib import Path
 from typing import Any
 
+import torch
+
 from benchmarks.corpus import GTZAN_RATE, write_gtzan
 from benchmarks.harness import Section, Size
 from benchmarks.memory import peak_mib
@@ -32,10 +34,10 @@ HELD_OUT_BATCHES = 50
 """Held-out batches read and encoded in the worker (all of 10 hours would take minutes of a model's losses)."""
 
 
-def hours(size: Size, tmp: Path) -> Section:
+def hours(size: Size, device: torch.device, tmp: Path) -> Section:
     section = Section(
         f"Data at scale: GTZAN-layout WAV files of {FILE_SECONDS:g} s at 22 050 Hz, prepared at 22 050 Hz "
-        f"(29 s clips in halves); each cell trains {size.train_seconds:g} s at its debug size, batch 16",
+        f"(29 s clips in halves); each cell trains {size.train_seconds:g} s at its debug size, batch 16, on {device}",
         ["hours", "files", "prepare files/s", "prepare peak MiB", "cache GiB", "cell", "split held", "fit s",
          "steps/s", "data wait %", "train peak MiB"],
     )
@@ -54,7 +56,8 @@ def hours(size: Size, tmp: Path) -> Section:
         for model, repr_name, crop in CELLS[:1] if size.name == "tiny" else CELLS:
             for resident_bytes in modes:
                 job = {"model": model, "repr_name": repr_name, "crop_seconds": crop, "root": str(root),
-                       "cache": str(cache), "seconds": size.train_seconds, "resident_bytes": resident_bytes}
+                       "cache": str(cache), "seconds": size.train_seconds, "resident_bytes": resident_bytes,
+                       "device": str(device)}
                 peak, out = peak_mib([sys.executable, "-m", "benchmarks.hours", json.dumps(job)])
                 figures = json.loads(out.strip().splitlines()[-1])
                 cell = f"{model} × {repr_name}, " + (f"{crop:g} s crops" if crop else "whole segments")
@@ -73,7 +76,7 @@ def hours(size: Size, tmp: Path) -> Section:
         f"{HELD_OUT_BATCHES} held-out batches. split held: whole (on the device) at most "
         "audiozoo.train.batches.RESIDENT_BYTES of training audio, else streamed from the cache; the first size "
         "also runs every cell streamed. data wait: the share of the training time a step spent waiting for "
-        "its rows to be read.")
+        "its rows to be read (on CUDA, streamed rows are read into pinned memory and copied without blocking).")
     return section
 
 
@@ -87,10 +90,8 @@ def prepare(root: str, cache: str) -> dict[str, float]:
 
 
 def measure(model: str, repr_name: str, crop_seconds: float, root: str, cache: str, seconds: float,
-            resident_bytes: int | None) -> dict[str, Any]:
-    """One cell trained as ``audiozoo run`` builds it, in this process; the figures the table shows."""
-    import torch
-
+            resident_bytes: int | None, device: str) -> dict[str, Any]:
+    """One cell trained as ``audiozoo run`` builds it, in this process, on ``device``; the figures the table shows."""
     from audiozoo.resolve import resolve
     from audiozoo.runs.progress import Progress
     from audiozoo.train.batches import ENCODE_BATCH, TrainingSet, held_out_batches
@@ -99,23 +100,25 @@ def measure(model: str, repr_name: str, crop_seconds: float, root: str, cache: s
     from audiozoo.train.update import Updater
 
     overrides = {"model": model, "repr": repr_name, "data": "gtzan", "data.root": root, "data.cache_dir": cache,
-                 "data.sample_rate": GTZAN_RATE, "max_seconds": seconds, "epochs": 10_000, "device": "cpu",
+                 "data.sample_rate": GTZAN_RATE, "max_seconds": seconds, "epochs": 10_000, "device": device,
                  "preset": "debug", "batch_size": 16, "crop_seconds": crop_seconds}
     settings = resolve(overrides)
     rep, net, data = build(settings, progress=False)
+    on = torch.device(device)
+    rep.to(on)
+    net.to(on)
     config = settings.run
     train_idx, test_idx = data.split_indices()
     started = time.perf_counter()
     rep.fit(torch.from_numpy(block) for block in data.select(train_idx).blocks(ENCODE_BATCH))
     fitted = time.perf_counter() - started
     crop = round(config.crop_seconds * data.sample_rate) if config.crop_seconds else 0
-    device = torch.device("cpu")
-    training = TrainingSet(rep, data.select(train_idx), device, crop, config.seed, config.batch_size, resident_bytes)
+    training = TrainingSet(rep, data.select(train_idx), on, crop, config.seed, config.batch_size, resident_bytes)
     updater = Updater(net, config, total_steps=10_000)
     progress = Progress()
     train(updater, training, config, progress, log=lambda record: None, checkpoint=lambda at: None,
           validate=lambda at: None, show_progress=False)
-    held_out = held_out_batches(rep, data.select(test_idx), device, config.batch_size, crop, resident_bytes)
+    held_out = held_out_batches(rep, data.select(test_idx), on, config.batch_size, crop, resident_bytes)
     for _ in islice(held_out, HELD_OUT_BATCHES):
         pass
     return {"streamed": training.streamed, "fit s": fitted, "steps/s": progress.step / progress.seconds,
