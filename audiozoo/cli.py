@@ -221,8 +221,9 @@ def generate(run_dir: str, args: tuple[str, ...]) -> None:
     """Generate audio from a trained run: RUN_DIR [n=8] [seed=0] [seconds=S] [sample.KEY=VALUE ...] [out=DIR] [overwrite=false].
 
     WAV files and a spectrogram PNG of the first clips, written batch by batch as they are made
-    (Ctrl-C keeps every clip written). seconds= asks for another length (fully convolutional
-    models only); sample.KEY= sets the model's sampling options (audiozoo list models --settings).
+    (Ctrl-C keeps every clip written). Clips are as long as the data's clips (what the bench
+    judges), even where the model trained on shorter crops; seconds= asks for another length
+    (models that sample any length only); sample.KEY= sets the model's sampling options (audiozoo list models --settings).
     A short probe first says how long it will take, and refuses a length that cannot fit in memory.
     """
     options = {k.removeprefix("sample."): v for k, v in parse_overrides(args).items() if k.startswith("sample.")}
@@ -249,6 +250,8 @@ def generate(run_dir: str, args: tuple[str, ...]) -> None:
 
     loaded = load_run(run_dir)
     loaded.sample_options(**options)  # a wrong option stops here, before any work
+    if seconds is None:
+        seconds = loaded.default_seconds
     loaded.length(seconds)
     chosen = plan(loaded, plain["n"], seconds, **options)
     ensure_writable(out, "the output folder", "choose another with out=DIR")
@@ -278,7 +281,7 @@ def generate(run_dir: str, args: tuple[str, ...]) -> None:
 
 
 def _seconds(args: tuple[str, ...], value: float) -> float | None:
-    """``seconds=`` when given (None: the model's own length); zero and negative lengths are refused
+    """``seconds=`` when given (None: not given); zero and negative lengths are refused
     later with the shortest the model makes, a negative one here."""
     if not any(a.partition("=")[0].strip() == "seconds" for a in args):
         return None

@@ -25,8 +25,10 @@ def runs(tmp_path_factory) -> dict[str, Path]:
     common = debug_runs_settings(root)
     with pytest.MonkeyPatch.context() as patch:
         patch.setenv("AUDIOZOO_CACHE", str(root / "cache"))
-        return {name: run(progress=False, **common, model=name, repr=repr_, name=name).path
+        runs = {name: run(progress=False, **common, model=name, repr=repr_, name=name).path
                 for name, repr_ in (("flow", "mel"), ("vae_convpool", "waveform"))}
+        runs["cropped"] = run(progress=False, **common, model="flow", repr="mel", crop_seconds=0.1, name="cropped").path
+        return runs
 
 
 def generate(*args: str):
@@ -64,6 +66,21 @@ def test_generate_writes_each_batch_as_it_comes_with_a_plain_bar_in_a_log(runs, 
     assert "\r" not in done.stderr  # not a terminal: plain lines, not a redrawn bar
     assert [line for line in done.stderr.splitlines() if line.startswith("generating:")][-1].startswith(
         "generating: 100%")
+
+
+def test_clips_are_as_long_as_the_datas_even_from_a_model_trained_on_crops(runs, tmp_path):
+    """What the bench judges: a model that samples any length makes the data's clip (a segment), not its
+    crop (the run's own samples too: tests/test_sampling.py); ``seconds=`` still asks for another length."""
+    loaded = load_run(runs["cropped"], device="cpu")
+    segment = loaded.settings.segment_samples
+    assert loaded.segment_samples < segment  # trained on crops shorter than the data's clips
+    done = generate(runs["cropped"], "n=1", f"out={tmp_path / 'clips'}")
+    assert done.exit_code == 0, done.output
+    assert f"of {segment / loaded.representation.sample_rate:g} s" in done.stderr
+    assert sf.info(tmp_path / "clips" / "sample_00.wav").frames == segment
+    asked = generate(runs["cropped"], "n=1", "seconds=0.1", f"out={tmp_path / 'short'}")
+    assert asked.exit_code == 0, asked.output
+    assert sf.info(tmp_path / "short" / "sample_00.wav").frames == round(0.1 * loaded.representation.sample_rate)
 
 
 def test_ctrl_c_keeps_the_clips_of_every_finished_batch(runs, tmp_path, monkeypatch):

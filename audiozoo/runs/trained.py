@@ -46,6 +46,15 @@ class Run:
         """Samples of the clips the model was built for (a crop's, when the run trained on crops)."""
         return self.settings.clip_samples
 
+    @property
+    def default_seconds(self) -> float | None:
+        """The length ``generate`` makes when none is asked for: the data's clip (one prepared segment,
+        what the bench judges) for a model that samples any length, though it trained on shorter crops;
+        None (the model's own size) for a model of one size."""
+        if not self.model.any_length:
+            return None
+        return self.settings.segment_samples / self.representation.sample_rate
+
     def sample_options(self, **options: Any) -> SampleOptions:
         """The run's ``[sample]`` settings with ``options`` over them, checked against the model's ``SampleOptions``."""
         return sample_options(self.model.name, {**asdict(self.settings.sample), **options})

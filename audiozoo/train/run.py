@@ -273,14 +273,14 @@ def validation_losses(updater: Updater, held_out: Iterable[Batch], seed: int) ->
 
 
 def write_outputs(run: Run, data: PreparedData, test_idx: np.ndarray, board: TensorBoard) -> dict[str, list[Path]]:
-    """Loss curves, samples and (autoencoders) reconstructions of test clips, in the run directory;
-    both on ``board`` too (only here, at the end: sampling at every checkpoint costs seconds on a CPU)."""
+    """Loss curves, samples (as long as the data's clips) and (autoencoders) reconstructions of test
+    clips, in the run directory; both on ``board`` too (only here, at the end: sampling at every checkpoint costs seconds on a CPU)."""
     config, run_dir = run.settings.run, run.dir
     test = data.select(test_idx[: max(1, config.reconstructions)]).read()
     if run.metrics:
         save_loss_curves(run_dir.losses, [(record["step"], losses(record)) for record in run.metrics])
     real = test[0] if len(test) else None
-    write_samples(run_dir.samples, run, config.samples, config.seed, real=real, board=board)
+    write_samples(run_dir.samples, run, config.samples, config.seed, run.default_seconds, real=real, board=board)
     if run.model.can_reconstruct and len(test) and config.reconstructions:
         write_reconstructions(run_dir.reconstructions, run, test[: config.reconstructions, : run.segment_samples], board)
     return run_dir.files()
