@@ -84,7 +84,8 @@ def _item(entry: dict[str, Any], manifest: Path, number: int) -> AudioItem:
     where = f"{manifest} line {number}"
     path = entry.get("path")
     if not isinstance(path, str) or not path.strip():
-        raise AudiozooError(f'{where}: no "path" (each line is an object like {{"path": "audio/a.wav"}})')
+        found = "no \"path\"" if path is None else f'"path" is {path!r}, not a file name'
+        raise AudiozooError(f'{where}: {found} (each line is an object like {{"path": "audio/a.wav"}})')
     for key in NUMBERS:
         value = entry.get(key)
         if value is not None and (isinstance(value, bool) or not isinstance(value, (int, float)) or value < 0):

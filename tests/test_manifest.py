@@ -73,6 +73,7 @@ def test_a_gzipped_manifest_reads_the_same(songs):
     ('{"path": "audio/s0.wav",}', r"line 2: not JSON \(.*column"),
     ('["audio/s0.wav"]', "line 2: not a JSON object but list"),
     ('{"file": "audio/s0.wav"}', 'line 2: no "path"'),
+    ('{"path": 3}', 'line 2: "path" is 3, not a file name'),
     ('{"path": "audio/nope.wav"}', "line 2: no file at .*nope.wav"),
     ('{"path": "audio/s0.wav", "start": "1"}', "line 2: start must be a number of seconds at least 0, got '1'"),
     ('{"path": "audio/s0.wav", "sample_rate": -1}', "line 2: sample_rate must be a number of Hz"),
