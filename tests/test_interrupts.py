@@ -22,10 +22,19 @@ def bench_command(tiny: dict, tmp_path: Path) -> list[str]:
             *(f"{k}={v}" for k, v in settings.items())]
 
 
+def as_a_shell_starts_it() -> None:
+    """SIGINT delivered and at its default in the child, as a shell starts a foreground job: the
+    test process may have it blocked (a library of an earlier test blocks it on the main thread,
+    and a blocked signal stays blocked across exec)."""
+    signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGINT})
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
 def start(command: list[str]) -> subprocess.Popen:
     """The command in a session of its own, as a shell runs it in the foreground: its own process group."""
     return subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
-                            start_new_session=True, env={**os.environ, "OPENBLAS_THREAD_TIMEOUT": "1"})
+                            start_new_session=True, preexec_fn=as_a_shell_starts_it,
+                            env={**os.environ, "OPENBLAS_THREAD_TIMEOUT": "1"})
 
 
 def ctrl_c_when(process: subprocess.Popen, ready, timeout: float = 120) -> None:
