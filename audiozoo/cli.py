@@ -223,7 +223,8 @@ def generate(run_dir: str, args: tuple[str, ...]) -> None:
     WAV files and a spectrogram PNG of the first clips, written batch by batch as they are made
     (Ctrl-C keeps every clip written). Clips are as long as the data's clips (what the bench
     judges), even where the model trained on shorter crops; seconds= asks for another length
-    (models that sample any length only); sample.KEY= sets the model's sampling options (audiozoo list models --settings).
+    (models that sample any length only); sample.KEY= sets the model's sampling options
+    (audiozoo list models --settings).
     A short probe first says how long it will take, and refuses a length that cannot fit in memory.
     """
     options = {k.removeprefix("sample."): v for k, v in parse_overrides(args).items() if k.startswith("sample.")}

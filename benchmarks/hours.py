@@ -94,6 +94,7 @@ def measure(model: str, repr_name: str, crop_seconds: float, root: str, cache: s
     """One cell trained as ``audiozoo run`` builds it, in this process, on ``device``; the figures the table shows."""
     from audiozoo.resolve import resolve
     from audiozoo.runs.progress import Progress
+    from audiozoo.settings import pick_device
     from audiozoo.train.batches import ENCODE_BATCH, TrainingSet, held_out_batches
     from audiozoo.train.run import build
     from audiozoo.train.trainer import train
@@ -104,7 +105,7 @@ def measure(model: str, repr_name: str, crop_seconds: float, root: str, cache: s
                  "preset": "debug", "batch_size": 16, "crop_seconds": crop_seconds}
     settings = resolve(overrides)
     rep, net, data = build(settings, progress=False)
-    on = torch.device(device)
+    on = pick_device(settings.run.device)
     rep.to(on)
     net.to(on)
     config = settings.run

@@ -274,7 +274,8 @@ def validation_losses(updater: Updater, held_out: Iterable[Batch], seed: int) ->
 
 def write_outputs(run: Run, data: PreparedData, test_idx: np.ndarray, board: TensorBoard) -> dict[str, list[Path]]:
     """Loss curves, samples (as long as the data's clips) and (autoencoders) reconstructions of test
-    clips, in the run directory; both on ``board`` too (only here, at the end: sampling at every checkpoint costs seconds on a CPU)."""
+    clips, in the run directory; both on ``board`` too (only here, at the end: sampling at every
+    checkpoint costs seconds on a CPU)."""
     config, run_dir = run.settings.run, run.dir
     test = data.select(test_idx[: max(1, config.reconstructions)]).read()
     if run.metrics:
