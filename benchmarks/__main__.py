@@ -14,7 +14,7 @@ import torch
 from threadpoolctl import threadpool_limits
 
 from audiozoo.allocator import tune_allocator
-from benchmarks import data, hours, memory, models, representations
+from benchmarks import data, evaluation, hours, memory, models, representations
 from benchmarks.harness import SIZES, Section, Size, machine
 from benchmarks.report import document, write
 
@@ -29,6 +29,7 @@ SECTIONS: dict[str, Benchmark] = {
     "memory": lambda size, device, sync, tmp: memory.memory(size, tmp),
     "scaling": lambda size, device, sync, tmp: memory.scaling(size, tmp),
     "data": lambda size, device, sync, tmp: hours.hours(size, device, tmp),
+    "evaluation": evaluation.evaluation,
 }
 
 

@@ -34,13 +34,14 @@ class Size:
     scale_files: int  # files at factor 1 of the scaling table
     preset: str | None  # training preset of every model × representation cell (None: registry.toml's default)
     hours: tuple[float, ...]  # dataset sizes of the data-at-scale table, in hours of 22 050 Hz audio
-    train_seconds: float  # training time of each cell of that table
+    train_seconds: float  # training time of each cell of that table, and of the evaluation table's cell
+    metrics: tuple[str, ...] | None  # what the evaluation table's cell is judged by (None: every default metric)
 
 
 SIZES = {
-    "full": Size("full", 5, 0.25, 64, 16, 45675, 100, 30.0, 5, 11, 16, (1, 3), (1, 2, 4), 8, None, (1, 10, 50), 30.0),
-    "quick": Size("quick", 3, 0.1, 16, 4, 45675, 20, 30.0, 3, 5, 4, (1, 2), (1, 2, 4), 4, None, (0.5, 2), 10.0),
-    "tiny": Size("tiny", 2, 0.0, 2, 1, 4096, 2, 3.0, 1, 2, 1, (1, 2), (1, 2), 2, "debug", (0.05,), 1.0),
+    "full": Size("full", 5, 0.25, 64, 16, 45675, 100, 30.0, 5, 11, 16, (1, 3), (1, 2, 4), 8, None, (1, 10, 50), 30.0, None),
+    "quick": Size("quick", 3, 0.1, 16, 4, 45675, 20, 30.0, 3, 5, 4, (1, 2), (1, 2, 4), 4, None, (0.5, 2), 10.0, None),
+    "tiny": Size("tiny", 2, 0.0, 2, 1, 4096, 2, 3.0, 1, 2, 1, (1, 2), (1, 2), 2, "debug", (0.05,), 1.0, ("copies",)),
 }
 
 

@@ -24,7 +24,7 @@ def test_suite_runs_at_tiny_size_and_writes_its_tables(tmp_path):
     assert report["command"].startswith("python -m benchmarks --size tiny")
     assert {"cpu", "cores", "torch threads", "torch", "librosa"} <= set(report["machine"])
     titles = ["Representation forward", "Inversion", "Data preparation", "Training throughput", "Generation",
-              "Peak resident memory", "Scaling"]
+              "Peak resident memory", "Scaling", "Data at scale", "Bench evaluation"]
     assert [s["title"][: len(t)] for s, t in zip(report["sections"], titles)] == titles
     assert all(s["rows"] for s in report["sections"])
     sections = dict(zip(titles, report["sections"]))
@@ -32,6 +32,8 @@ def test_suite_runs_at_tiny_size_and_writes_its_tables(tmp_path):
     cells = {(row["model"], row["repr"]) for row in sections["Training throughput"]["rows"]}
     every = {(m, r) for m in list_models() for r in list_representations(standalone=True)}
     assert cells == every and all(row["GFLOP/step"] > 0 for row in sections["Training throughput"]["rows"])
+    judged = {row["what"]: row for row in sections["Bench evaluation"]["rows"]}
+    assert judged["evaluation, warm cache"]["seconds"] > judged["copies on the samples"]["seconds"] > 0
     assert (tmp_path / "results.md").read_text() in result.stdout
 
 
