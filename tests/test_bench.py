@@ -146,12 +146,15 @@ def test_sentinels_are_scored_once_per_data_set_and_each_ceiling_once(tmp_path):
     assert again == first and Counting.calls == count  # nothing recomputed
     calibration_rows(cache, metrics, "stft", reference, stand_in, train, stand_in)
     assert Counting.calls == count + 1  # only the new representation's ceiling
+    retuned = calibration_rows(cache, metrics, "mel", reference, stand_in, train, 0.25 * stand_in)
+    assert Counting.calls == count + 2  # mel with other settings: another round trip, scored afresh
+    assert retuned[-1].figures["counting"] == pytest.approx(0.5 * first[-1].figures["counting"])
     class Scaled(Counting):
         version = 2  # the same name with other code (or settings): its cached figures are not reused
     calibration_rows(cache, [Scaled()], "mel", reference, stand_in, train, 0.5 * stand_in)
-    assert Counting.calls == 2 * count + 1
+    assert Counting.calls == 2 * count + 2
     calibration_rows(cache, metrics, "mel", reference, stand_in, train, 0.5 * stand_in, draws=10)
-    assert Counting.calls == 3 * count + 1  # figures drawn with other intervals are not reused either
+    assert Counting.calls == 3 * count + 2  # figures drawn with other intervals are not reused either
     cache.write_text("{not json")  # a damaged cache is rebuilt, not trusted
     assert calibration_rows(cache, metrics, "mel", reference, stand_in, train, 0.5 * stand_in) == first
 

@@ -6,7 +6,8 @@ counts as a model cell's samples, so a cell's figure is read between them. Every
 ceiling depends only on the data set and its split, so it is computed once per data set and split
 and cached beside the prepared data (``CACHE/calibration/DATA_KEY-SPLIT.json``, with the reference
 clips' features in ``CACHE/features/``): a bench of 100 cells, and every later bench on the same
-data, scores the sentinels once, and each new representation adds one ceiling row. A figure is cached under its
+data, scores the sentinels once, and each new round trip (a representation, or one with other
+settings or weights) adds one ceiling row, filed by the round trip's contents. A figure is cached under its
 metric's :attr:`~audiozoo.metric.Metric.cache_key` (name, version and settings), so a metric
 whose settings or code changed is scored afresh, never read from an old figure; each figure keeps
 its bootstrap interval and the number of draws it was made with (other draws: scored afresh).
@@ -24,15 +25,15 @@ import torch
 from audiozoo.atomic import atomic_file
 from audiozoo.data.cache import cache_root
 from audiozoo.data.prepare import PreparedData
-from audiozoo.feature_store import FeatureStore
+from audiozoo.feature_store import FeatureStore, clips_digest
 from audiozoo.intervals import DRAWS, Figure
 from audiozoo.ladders import ladders, make_rung
 from audiozoo.metric import Metric
 from audiozoo.runs.evaluation import Row
 from audiozoo.sentinels import REAL, ceiling_label, make_sentinel, sentinels
 
-CACHE_VERSION = 2
-"""2: figures with their intervals, ladder rows."""
+CACHE_VERSION = 3
+"""2: figures with their intervals, ladder rows. 3: a ceiling filed by its round trip's contents."""
 
 
 def split_name(data: PreparedData) -> str:
@@ -66,6 +67,11 @@ class _Set:
     label: str
     make: Callable[[], torch.Tensor]
     details: dict[str, str]
+    key: str = ""  # what the cache files it under, where its label alone does not say what it holds
+
+    @property
+    def filed(self) -> str:
+        return self.key or self.label
 
 
 def _sets(representation: str, sample_rate: int, stand_in: torch.Tensor, train: torch.Tensor,
@@ -76,7 +82,9 @@ def _sets(representation: str, sample_rate: int, stand_in: torch.Tensor, train: 
         *(_Set(s.kind, s.label, lambda s=s: make_sentinel(s, stand_in, train), {}) for s in sentinels(sample_rate)),
         *(_Set(r.kind, r.label, lambda r=r: make_rung(r, stand_in, sample_rate), {"ladder": r.ladder, "rung": r.rung})
           for r in ladders(sample_rate)),
-        _Set("ceiling", ceiling_label(representation), lambda: roundtrip, {"repr": representation}),
+        # one label, many round trips (n_mels=128, a retrained autoencoder): filed by what came back
+        _Set("ceiling", ceiling_label(representation), lambda: roundtrip, {"repr": representation},
+             key=f"{ceiling_label(representation)} {clips_digest(roundtrip)}"),
     ]
 
 
@@ -99,7 +107,7 @@ def calibration_rows(cache: Path, metrics: list[Metric], representation: str, re
     cached = _read(cache)
     changed = False
     for one in sets:
-        figures = cached.setdefault((one.kind, one.label), {})
+        figures = cached.setdefault((one.kind, one.filed), {})
         todo = [m for m in generation if figures.get(m.cache_key, {}).get("draws") != draws]
         if todo:
             estimate = one.make()
@@ -110,7 +118,7 @@ def calibration_rows(cache: Path, metrics: list[Metric], representation: str, re
         rows = [{"kind": kind, "label": label, "figures": figures} for (kind, label), figures in cached.items()]
         with atomic_file(cache) as tmp:
             tmp.write_text(json.dumps({"version": CACHE_VERSION, "rows": rows}, indent=1))
-    return [_row(one, {m.name: cached[(one.kind, one.label)][m.cache_key] for m in generation}) for one in sets]
+    return [_row(one, {m.name: cached[(one.kind, one.filed)][m.cache_key] for m in generation}) for one in sets]
 
 
 def _row(one: _Set, figures: dict[str, dict[str, float]]) -> Row:
