@@ -49,8 +49,8 @@ def window_at(samples: int, sample_rate: int) -> int:
 
 
 N_MELS = 64
-"""Default mel bands at :data:`REFERENCE_RATE` (over 0 – 1575 Hz); at another rate, bands as wide
-on the mel scale up to its Nyquist (:func:`mel_bands_at`)."""
+"""Mel bands at :data:`REFERENCE_RATE` (over 0 – 1575 Hz) that representations scale their
+defaults from; at another rate, bands as wide on the mel scale up to its Nyquist (:func:`mel_bands_at`)."""
 
 
 def mel_bands_at(n_mels: int, sample_rate: int) -> int:

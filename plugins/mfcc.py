@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import ClassVar
 
 import torch
 
@@ -12,6 +13,7 @@ from audiozoo_plugins.mel import Mel, MelConfig
 
 @dataclass
 class MfccConfig(MelConfig):
+    bands: ClassVar[int] = dsp.N_MELS  # 64: 20 coefficients keep the envelope of 64 bands; finer bands add nothing they keep
     n_mfcc: int = 20  # coefficients kept; the inverse takes the dropped ones as zero
 
     def __post_init__(self) -> None:
