@@ -15,7 +15,7 @@ from threadpoolctl import threadpool_limits
 
 from audiozoo.allocator import tune_allocator
 from benchmarks import data, evaluation, hours, memory, models, representations
-from benchmarks.harness import SIZES, Section, Size, machine
+from benchmarks.harness import SIZES, Section, Size, machine, synchronizer
 from benchmarks.report import document, write
 
 Benchmark = Callable[[Size, torch.device, Callable[[], None], Path], Section]
@@ -53,7 +53,7 @@ def main(argv: list[str] | None = None) -> int:
         os.environ["OMP_NUM_THREADS"] = str(args.threads)  # the processes of the memory and scaling rows
     threadpool_limits(torch.get_num_threads(), user_api="blas")  # librosa's BLAS gets the threads we get
     device = torch.device(args.device)
-    sync = torch.cuda.synchronize if device.type == "cuda" else (lambda: None)
+    sync = synchronizer(device)
     command = shlex.join(["python", "-m", "benchmarks", *(sys.argv[1:] if argv is None else argv)])
     size = SIZES[args.size]
     described = {**machine(device), "malloc": "tuned (audiozoo/allocator.py)" if tuned else "glibc default"}

@@ -29,7 +29,7 @@ from audiozoo.bench.evaluate import evaluate, split_by_file, training_clips
 from audiozoo.factory import metrics_at
 from audiozoo.runs.trained import load_run, prepare_data
 from audiozoo.train.run import run
-from benchmarks.harness import Section, Size, run_timed
+from benchmarks.harness import Section, Size, run_timed, synchronizer
 
 CELL = ("flow", "mel")
 """The pivot's best cell (docs/results.md): sampling at 25 steps, decoding through Griffin-Lim."""
@@ -84,7 +84,7 @@ def _in_own_process(job: dict) -> dict[str, float]:
 def judged(job: dict) -> dict[str, float]:
     """Seconds of one evaluation of the trained cell, then of each of its parts (on new samples)."""
     device = torch.device(job["device"])
-    sync = torch.cuda.synchronize if device.type == "cuda" else (lambda: None)
+    sync = synchronizer(device)
     cell = load_run(job["cell"], device=job["device"])
     data = prepare_data(cell.settings)
     rep = cell.representation

@@ -56,6 +56,11 @@ class Timing:
         return statistics.median(self.seconds)
 
 
+def synchronizer(device: torch.device) -> Callable[[], None]:
+    """What waits for ``device``'s queued work before a clock is read (nothing on a CPU)."""
+    return torch.cuda.synchronize if device.type == "cuda" else (lambda: None)
+
+
 def run_timed(fn: Callable[[], Any], sync: Callable[[], None]) -> float:
     """Seconds one call of ``fn`` takes, device work included (``sync`` waits for it)."""
     sync()

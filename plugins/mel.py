@@ -16,7 +16,7 @@ class MelConfig(RepresentationConfig):
     """Default bands over 0–1575 Hz (at another rate, as many of that mel width up to its Nyquist).
     128, not 64: the round trip through 64 bands loses the partials' exact frequencies, and
     Griffin-Lim cannot find a consistent phase for the blurred magnitudes; through 128 its
-    fidelity is real music's (docs/representations.md, "How many bands")."""
+    fidelity lies within real music's interval (docs/representations.md, "How many bands")."""
 
     n_fft: int | None = None  # window in samples; None: 162.5 ms at the sample rate (512 at 3150 Hz)
     hop_length: int | None = None  # in samples; None: 40.6 ms at the sample rate (128 at 3150 Hz)

@@ -13,7 +13,7 @@ from audiozoo_plugins.mel import Mel, MelConfig
 
 @dataclass
 class MfccConfig(MelConfig):
-    bands: ClassVar[int] = dsp.N_MELS  # 64: 20 coefficients keep the envelope of 64 bands; finer bands add nothing they keep
+    bands: ClassVar[int] = dsp.N_MELS  # 64, as before mel's went to 128: mfcc was not measured with more
     n_mfcc: int = 20  # coefficients kept; the inverse takes the dropped ones as zero
 
     def __post_init__(self) -> None:
